@@ -1,0 +1,2 @@
+//! Project automation. Placeholder until the xtask commands land.
+fn main() {}
