@@ -1,0 +1,599 @@
+//! Chunk payloads (`cfdb-format.md` §5): encode/decode a full chunk to/from compressed bytes.
+
+use ndarray::{ArrayD, IxDyn};
+
+use crate::compress::{self, Codec, Compression};
+use crate::dtype::{DataType, ElementKind, FloatWidth, IntType};
+use crate::element::{ArrayData, Datetime64, Element, WktGeometry};
+use crate::error::{CodecError, Result};
+use crate::pack::{self, FloatPack, Flt, Int, IntPack, Le, RoundDecimals};
+
+/// Runs `$body` with `$T` aliased to the Rust type of an [`IntType`] and `$N` its size.
+macro_rules! with_int_type {
+    ($ty:expr, $T:ident, $N:ident => $body:expr) => {
+        match $ty {
+            IntType::I8 => {
+                type $T = i8;
+                const $N: usize = 1;
+                $body
+            }
+            IntType::I16 => {
+                type $T = i16;
+                const $N: usize = 2;
+                $body
+            }
+            IntType::I32 => {
+                type $T = i32;
+                const $N: usize = 4;
+                $body
+            }
+            IntType::I64 => {
+                type $T = i64;
+                const $N: usize = 8;
+                $body
+            }
+            IntType::U8 => {
+                type $T = u8;
+                const $N: usize = 1;
+                $body
+            }
+            IntType::U16 => {
+                type $T = u16;
+                const $N: usize = 2;
+                $body
+            }
+            IntType::U32 => {
+                type $T = u32;
+                const $N: usize = 4;
+                $body
+            }
+            IntType::U64 => {
+                type $T = u64;
+                const $N: usize = 8;
+                $body
+            }
+        }
+    };
+}
+
+/// Reads `out.len()` little-endian `E`s from `payload` (byte-shuffled when `shuffled`) and
+/// stores `f(e)`: the unshuffle is fused with the element decode, one pass, no allocation.
+#[inline(always)]
+fn read_map<const N: usize, E: Le<N>, D>(
+    payload: &[u8],
+    shuffled: bool,
+    out: &mut [D],
+    f: impl Fn(E) -> D,
+) -> Result<()> {
+    let n = out.len();
+    let expected = n.checked_mul(N).ok_or(CodecError::PayloadSize {
+        expected: usize::MAX,
+        actual: payload.len(),
+    })?;
+    if payload.len() != expected {
+        return Err(CodecError::PayloadSize {
+            expected,
+            actual: payload.len(),
+        });
+    }
+    if !shuffled || N == 1 {
+        let (chunks, _) = payload.as_chunks::<N>();
+        for (o, c) in out.iter_mut().zip(chunks) {
+            *o = f(E::from_le(*c));
+        }
+        return Ok(());
+    }
+    let plane = |k: usize| payload.get(k * n..(k + 1) * n).unwrap_or_default();
+    let b = |x: &u8, shift: u32| u64::from(*x) << shift;
+    match N {
+        2 => {
+            for ((o, a0), a1) in out.iter_mut().zip(plane(0)).zip(plane(1)) {
+                *o = f(E::from_u64(b(a0, 0) | b(a1, 8)));
+            }
+        }
+        4 => {
+            for ((((o, a0), a1), a2), a3) in out
+                .iter_mut()
+                .zip(plane(0))
+                .zip(plane(1))
+                .zip(plane(2))
+                .zip(plane(3))
+            {
+                let v = u32::from(*a0)
+                    | (u32::from(*a1) << 8)
+                    | (u32::from(*a2) << 16)
+                    | (u32::from(*a3) << 24);
+                *o = f(E::from_u64(u64::from(v)));
+            }
+        }
+        8 => {
+            for ((((((((o, a0), a1), a2), a3), a4), a5), a6), a7) in out
+                .iter_mut()
+                .zip(plane(0))
+                .zip(plane(1))
+                .zip(plane(2))
+                .zip(plane(3))
+                .zip(plane(4))
+                .zip(plane(5))
+                .zip(plane(6))
+                .zip(plane(7))
+            {
+                let v = b(a0, 0)
+                    | b(a1, 8)
+                    | b(a2, 16)
+                    | b(a3, 24)
+                    | b(a4, 32)
+                    | b(a5, 40)
+                    | b(a6, 48)
+                    | b(a7, 56);
+                *o = f(E::from_u64(v));
+            }
+        }
+        _ => {
+            let unshuffled = crate::shuffle::unshuffle(payload, N)?;
+            let (chunks, _) = unshuffled.as_chunks::<N>();
+            for (o, c) in out.iter_mut().zip(chunks) {
+                *o = f(E::from_le(*c));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Writes each value's little-endian bytes (unshuffled).
+fn write_vals<const N: usize, E: Le<N>>(
+    n: usize,
+    vals: impl Iterator<Item = Result<E>>,
+) -> Result<Vec<u8>> {
+    let mut out = Vec::with_capacity(n.saturating_mul(N));
+    for v in vals {
+        out.extend_from_slice(&v?.to_le());
+    }
+    Ok(out)
+}
+
+/// Makes `out` an array of `D` with `shape` (reusing its storage when it already is one) and
+/// returns its cells in C order.
+fn target<'a, D: Element>(out: &'a mut ArrayData, shape: &[usize]) -> &'a mut [D] {
+    let reusable = D::view_mut(out).is_some_and(|a| a.shape() == shape && a.is_standard_layout());
+    if !reusable {
+        *out = D::wrap(ArrayD::from_elem(IxDyn(shape), D::zero()));
+    }
+    D::view_mut(out)
+        .and_then(|a| a.as_slice_mut())
+        .unwrap_or_default()
+}
+
+/// Encodes and decodes the chunks of one variable: its [`DataType`], the dataset's
+/// [`Compression`] and level, and the variable's chunk shape.
+///
+/// ```
+/// use cfdb_codec::{ArrayData, ChunkCodec, Compression, DataType};
+/// use ndarray::ArrayD;
+///
+/// let dt = DataType::from_json(
+///     r#"{"name":"float32","precision":1,"dtype_encoded":"uint16","fillvalue":0,"offset":-101.0}"#,
+/// ).unwrap();
+/// let codec = ChunkCodec::new(dt, Compression::DEFAULT, 1, &[2]).unwrap();
+/// let chunk = ArrayData::F32(ArrayD::from_shape_vec(vec![2], vec![0.25, f32::NAN]).unwrap());
+/// let bytes = codec.encode(&chunk).unwrap();
+/// let back = codec.decode(&bytes).unwrap();
+/// let ArrayData::F32(a) = back else { unreachable!() };
+/// assert_eq!(a[0], 0.19999695); // 1012 / 10 − 101 in f32 (half-to-even packing)
+/// assert!(a[1].is_nan());
+/// ```
+#[derive(Clone, Debug)]
+pub struct ChunkCodec {
+    dtype: DataType,
+    compression: Compression,
+    level: i32,
+    shape: Vec<usize>,
+    cells: usize,
+    max_payload: usize,
+}
+
+/// Default upper bound on a decompressed string/geometry payload (1 GiB).
+pub const DEFAULT_MAX_VARIABLE_PAYLOAD: usize = 1 << 30;
+
+impl ChunkCodec {
+    /// A codec for chunks of `chunk_shape` (every dimension > 0).
+    pub fn new(
+        dtype: DataType,
+        compression: Compression,
+        level: i32,
+        chunk_shape: &[usize],
+    ) -> Result<ChunkCodec> {
+        let bad = |reason| CodecError::InvalidChunkShape {
+            shape: chunk_shape.to_vec(),
+            reason,
+        };
+        if chunk_shape.is_empty() {
+            return Err(bad("no dimensions"));
+        }
+        if chunk_shape.contains(&0) {
+            return Err(bad("zero-length dimension"));
+        }
+        let cells = chunk_shape
+            .iter()
+            .try_fold(1usize, |a, b| a.checked_mul(*b))
+            .ok_or_else(|| bad("cell count overflows"))?;
+        let max_payload = match dtype.stored_size() {
+            Some(w) => cells
+                .checked_mul(w)
+                .ok_or_else(|| bad("payload size overflows"))?,
+            None => DEFAULT_MAX_VARIABLE_PAYLOAD,
+        };
+        Ok(ChunkCodec {
+            dtype,
+            compression,
+            level,
+            shape: chunk_shape.to_vec(),
+            cells,
+            max_payload,
+        })
+    }
+
+    /// Sets the largest decompressed payload accepted for str/geometry chunks (fixed-width
+    /// payloads are always exactly `cells × stored size`).
+    pub fn with_max_variable_payload(mut self, limit: usize) -> ChunkCodec {
+        if self.dtype.stored_size().is_none() {
+            self.max_payload = limit;
+        }
+        self
+    }
+
+    /// The data type.
+    pub fn dtype(&self) -> &DataType {
+        &self.dtype
+    }
+
+    /// The compression setting.
+    pub fn compression(&self) -> Compression {
+        self.compression
+    }
+
+    /// The compression level written to the metadata (zstd uses it; lz4_flex has one speed).
+    pub fn level(&self) -> i32 {
+        self.level
+    }
+
+    /// The chunk shape.
+    pub fn chunk_shape(&self) -> &[usize] {
+        &self.shape
+    }
+
+    /// Number of cells per chunk.
+    pub fn cells(&self) -> usize {
+        self.cells
+    }
+
+    /// The byte-shuffle width in effect (`None` when not shuffled).
+    pub fn shuffle_width(&self) -> Option<usize> {
+        if self.compression.shuffle {
+            self.dtype.shuffle_size()
+        } else {
+            None
+        }
+    }
+
+    /// The chunk a missing key decodes to: NaN, NaT, 0, false or missing.
+    pub fn blank(&self) -> ArrayData {
+        ArrayData::blank(self.dtype.element_kind(), &self.shape)
+    }
+
+    /// Codec-decompresses `data` into `out` (cleared, allocation reused) without unshuffling.
+    pub fn decompress_raw(&self, data: &[u8], out: &mut Vec<u8>) -> Result<()> {
+        match self.compression.codec {
+            Codec::Zstd => compress::zstd_decompress(data, out, self.max_payload),
+            Codec::Lz4 => compress::lz4_decompress(data, out, self.max_payload),
+        }
+    }
+
+    /// Decompresses and unshuffles: the chunk's payload (`cfdb-format.md` §5.7).
+    pub fn decompress(&self, data: &[u8]) -> Result<Vec<u8>> {
+        let mut raw = Vec::new();
+        self.decompress_raw(data, &mut raw)?;
+        match self.shuffle_width() {
+            Some(w) => crate::shuffle::unshuffle(&raw, w),
+            None => Ok(raw),
+        }
+    }
+
+    /// Decodes one stored chunk (compressed bytes) into values.
+    pub fn decode(&self, data: &[u8]) -> Result<ArrayData> {
+        let mut scratch = Vec::new();
+        let mut out = ArrayData::U8(ArrayD::zeros(IxDyn(&[0])));
+        self.decode_into(data, &mut scratch, &mut out)?;
+        Ok(out)
+    }
+
+    /// The hot path: decompresses into `scratch` (reused), then unshuffles and decodes in one
+    /// pass into `out`, reusing its storage when it already has the right type and shape.
+    ///
+    /// On error `out` may hold partial data.
+    pub fn decode_into(
+        &self,
+        data: &[u8],
+        scratch: &mut Vec<u8>,
+        out: &mut ArrayData,
+    ) -> Result<()> {
+        self.decompress_raw(data, scratch)?;
+        let shuffled = self.shuffle_width().is_some();
+        self.decode_payload_impl(scratch, shuffled, out)
+    }
+
+    /// Decodes an unshuffled payload (as returned by [`ChunkCodec::decompress`]).
+    pub fn decode_payload(&self, payload: &[u8]) -> Result<ArrayData> {
+        let mut out = ArrayData::U8(ArrayD::zeros(IxDyn(&[0])));
+        self.decode_payload_impl(payload, false, &mut out)?;
+        Ok(out)
+    }
+
+    fn decode_payload_impl(
+        &self,
+        payload: &[u8],
+        shuffled: bool,
+        out: &mut ArrayData,
+    ) -> Result<()> {
+        let shape = self.shape.as_slice();
+        match &self.dtype {
+            DataType::Float {
+                width,
+                precision,
+                packing,
+            } => match (width, precision, packing) {
+                (FloatWidth::F32, Some(p), Some(pk)) => {
+                    let fp = FloatPack::<f32>::new(pk.encoded, *p, float_offset(pk)?, pk.fillvalue);
+                    let dst = target::<f32>(out, shape);
+                    with_int_type!(pk.encoded, E, N => read_map::<N, E, f32>(payload, shuffled, dst, |c| fp.decode(c)))
+                }
+                (FloatWidth::F64, Some(p), Some(pk)) => {
+                    let fp = FloatPack::<f64>::new(pk.encoded, *p, float_offset(pk)?, pk.fillvalue);
+                    let dst = target::<f64>(out, shape);
+                    with_int_type!(pk.encoded, E, N => read_map::<N, E, f64>(payload, shuffled, dst, |c| fp.decode(c)))
+                }
+                (FloatWidth::F32, ..) => {
+                    read_map::<4, f32, f32>(payload, shuffled, target(out, shape), |x| x)
+                }
+                (FloatWidth::F64, ..) => {
+                    read_map::<8, f64, f64>(payload, shuffled, target(out, shape), |x| x)
+                }
+            },
+            DataType::Int { ty, packing: None } => {
+                with_int_type!(ty, D, N => read_map::<N, D, D>(payload, shuffled, target(out, shape), |x| x))
+            }
+            DataType::Int {
+                ty,
+                packing: Some(pk),
+            } => with_int_type!(ty, D, _ND => {
+                let ip = IntPack::<D>::new(pk.offset, pk.fillvalue)?;
+                let dst = target::<D>(out, shape);
+                with_int_type!(pk.encoded, E, N => read_map::<N, E, D>(payload, shuffled, dst, |c| ip.decode(c)))
+            }),
+            DataType::Bool => {
+                read_map::<1, u8, bool>(payload, shuffled, target(out, shape), |b| b != 0)
+            }
+            DataType::DateTime { packing: None, .. } => {
+                read_map::<8, i64, Datetime64>(payload, shuffled, target(out, shape), Datetime64)
+            }
+            DataType::DateTime {
+                packing: Some(pk), ..
+            } => {
+                let off = pk.offset;
+                let dst = target::<Datetime64>(out, shape);
+                with_int_type!(pk.encoded, E, N => read_map::<N, E, Datetime64>(payload, shuffled, dst, |c| pack::datetime_decode(c, off)))
+            }
+            DataType::Str => {
+                let leaves = crate::msgpack::decode_leaves(payload, self.cells)?;
+                let v: Vec<Option<String>> =
+                    leaves.into_iter().map(|s| s.map(str::to_owned)).collect();
+                *out = ArrayData::Str(array(shape, v)?);
+                Ok(())
+            }
+            DataType::Geometry { .. } => {
+                let leaves = crate::msgpack::decode_leaves(payload, self.cells)?;
+                let mut v = Vec::with_capacity(leaves.len());
+                for s in leaves {
+                    if let Some(text) = s {
+                        crate::wkt_fmt::validate_wkt(text)?;
+                    }
+                    v.push(WktGeometry(s.map(str::to_owned)));
+                }
+                *out = ArrayData::Geometry(array(shape, v)?);
+                Ok(())
+            }
+        }
+    }
+
+    fn check_input(&self, data: &ArrayData) -> Result<()> {
+        let want = self.dtype.element_kind();
+        if data.kind() != want || data.shape() != self.shape.as_slice() {
+            return Err(CodecError::ArrayMismatch {
+                expected: format!("{want} array of shape {:?}", self.shape),
+                actual: format!("{} array of shape {:?}", data.kind(), data.shape()),
+            });
+        }
+        Ok(())
+    }
+
+    /// Encodes a full chunk of values (exactly the chunk shape, element kind of the dtype)
+    /// into its unshuffled, uncompressed payload, as Python cfdb does.
+    pub fn encode_payload(&self, data: &ArrayData) -> Result<Vec<u8>> {
+        self.check_input(data)?;
+        let n = self.cells;
+        match (&self.dtype, data) {
+            (
+                DataType::Float {
+                    precision, packing, ..
+                },
+                ArrayData::F32(a),
+            ) => encode_float(a, *precision, packing.as_ref(), n),
+            (
+                DataType::Float {
+                    precision, packing, ..
+                },
+                ArrayData::F64(a),
+            ) => encode_float(a, *precision, packing.as_ref(), n),
+            (DataType::Int { ty, packing }, _) => with_int_type!(ty, D, ND => {
+                let a = data.typed::<D>()?;
+                match packing {
+                    None => write_vals::<ND, D>(n, a.iter().map(|x| Ok(*x))),
+                    Some(pk) => {
+                        let ip = IntPack::<D>::new(pk.offset, pk.fillvalue)?;
+                        with_int_type!(pk.encoded, E, N => write_vals::<N, E>(n, a.iter().map(|x| ip.encode::<E>(*x))))
+                    }
+                }
+            }),
+            (DataType::Bool, ArrayData::Bool(a)) => {
+                write_vals::<1, u8>(n, a.iter().map(|b| Ok(u8::from(*b))))
+            }
+            (DataType::DateTime { packing, .. }, ArrayData::DateTime(a)) => match packing {
+                None => write_vals::<8, i64>(n, a.iter().map(|t| Ok(t.0))),
+                Some(pk) => {
+                    let off = pk.offset;
+                    with_int_type!(pk.encoded, E, N => write_vals::<N, E>(n, a.iter().map(|t| Ok(pack::datetime_encode::<E>(*t, off)))))
+                }
+            },
+            (DataType::Str, ArrayData::Str(a)) => {
+                crate::msgpack::encode_leaves(&self.shape, a.iter().map(|s| s.as_deref()))
+            }
+            (DataType::Geometry { .. }, ArrayData::Geometry(a)) => {
+                crate::msgpack::encode_leaves(&self.shape, a.iter().map(|g| g.as_str()))
+            }
+            _ => Err(CodecError::ArrayMismatch {
+                expected: self.dtype.element_kind().to_string(),
+                actual: data.kind().to_string(),
+            }),
+        }
+    }
+
+    /// Shuffles (when the compression and stored width call for it) and compresses a payload.
+    pub fn compress_payload(&self, payload: &[u8]) -> Result<Vec<u8>> {
+        let shuffled;
+        let bytes = match self.shuffle_width() {
+            Some(w) => {
+                shuffled = crate::shuffle::shuffle(payload, w)?;
+                shuffled.as_slice()
+            }
+            None => payload,
+        };
+        match self.compression.codec {
+            Codec::Zstd => compress::zstd_compress(bytes, self.level),
+            Codec::Lz4 => compress::lz4_compress(bytes),
+        }
+    }
+
+    /// Encodes a full chunk of values into the bytes stored under its key.
+    pub fn encode(&self, data: &ArrayData) -> Result<Vec<u8>> {
+        let payload = self.encode_payload(data)?;
+        self.compress_payload(&payload)
+    }
+
+    /// The element kind of stored elements: the code type for packed dtypes, else the
+    /// decoded kind.
+    pub fn stored_kind(&self) -> ElementKind {
+        match self.dtype.packed_code_type() {
+            Some(t) => ElementKind::Int(t),
+            None => self.dtype.element_kind(),
+        }
+    }
+
+    fn stored_codec(&self) -> ChunkCodec {
+        let mut c = self.clone();
+        if let Some(t) = self.dtype.packed_code_type() {
+            c.dtype = DataType::Int {
+                ty: t,
+                packing: None,
+            };
+        }
+        c
+    }
+
+    /// Decodes a payload to its *stored* elements (raw packed codes for packed dtypes), for
+    /// writers that modify chunks in encoded space.
+    pub fn decode_stored_payload(&self, payload: &[u8]) -> Result<ArrayData> {
+        self.stored_codec().decode_payload(payload)
+    }
+
+    /// Inverse of [`ChunkCodec::decode_stored_payload`].
+    pub fn encode_stored_payload(&self, stored: &ArrayData) -> Result<Vec<u8>> {
+        self.stored_codec().encode_payload(stored)
+    }
+
+    /// The stored elements of an unwritten chunk as Python pads it: the fill code (or 0) for
+    /// packed dtypes, the blank otherwise (`cfdb-format.md` §5.2).
+    pub fn blank_stored(&self) -> ArrayData {
+        match &self.dtype {
+            DataType::Float {
+                precision: Some(_),
+                packing: Some(pk),
+                ..
+            } => int_filled(pk.encoded, pk.fillvalue, &self.shape),
+            DataType::Int {
+                packing: Some(pk), ..
+            } => int_filled(pk.encoded, pk.fillvalue.unwrap_or(0), &self.shape),
+            DataType::DateTime {
+                packing: Some(pk), ..
+            } => int_filled(pk.encoded, 0, &self.shape),
+            _ => self.blank(),
+        }
+    }
+}
+
+fn int_filled(t: IntType, v: i128, shape: &[usize]) -> ArrayData {
+    with_int_type!(t, T, _N => T::wrap(ArrayD::from_elem(IxDyn(shape), <T as Int>::wrap_from_i128(v))))
+}
+
+fn array<T>(shape: &[usize], v: Vec<T>) -> Result<ArrayD<T>> {
+    let len = v.len();
+    ArrayD::from_shape_vec(IxDyn(shape), v).map_err(|_| CodecError::PayloadSize {
+        expected: shape.iter().product(),
+        actual: len,
+    })
+}
+
+fn float_offset(pk: &crate::dtype::FloatPacking) -> Result<f64> {
+    pk.offset
+        .as_f64()
+        .filter(|v| v.is_finite())
+        .ok_or_else(|| CodecError::InvalidDtype {
+            name: "float".to_owned(),
+            reason: format!("offset {} is not a finite number", pk.offset),
+        })
+}
+
+trait FloatElem: Flt + Element {
+    fn write(n: usize, vals: impl Iterator<Item = Self>) -> Result<Vec<u8>>;
+}
+impl FloatElem for f32 {
+    fn write(n: usize, vals: impl Iterator<Item = Self>) -> Result<Vec<u8>> {
+        write_vals::<4, f32>(n, vals.map(Ok))
+    }
+}
+impl FloatElem for f64 {
+    fn write(n: usize, vals: impl Iterator<Item = Self>) -> Result<Vec<u8>> {
+        write_vals::<8, f64>(n, vals.map(Ok))
+    }
+}
+
+fn encode_float<F: FloatElem>(
+    a: &ArrayD<F>,
+    precision: Option<i64>,
+    packing: Option<&crate::dtype::FloatPacking>,
+    n: usize,
+) -> Result<Vec<u8>> {
+    match (precision, packing) {
+        (Some(p), Some(pk)) => {
+            let fp = FloatPack::<F>::new(pk.encoded, p, float_offset(pk)?, pk.fillvalue);
+            with_int_type!(pk.encoded, E, N => {
+                let fill: E = fp.fill_code::<E>();
+                write_vals::<N, E>(n, a.iter().map(|x| Ok(fp.encode::<E>(*x, fill))))
+            })
+        }
+        (Some(p), None) => {
+            let r = RoundDecimals::<F>::new(p);
+            F::write(n, a.iter().map(|x| r.round(*x)))
+        }
+        (None, _) => F::write(n, a.iter().copied()),
+    }
+}
