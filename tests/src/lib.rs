@@ -77,3 +77,32 @@ pub fn run_python_json(script: &str, args: &[&str]) -> serde_json::Value {
     serde_json::from_str(&out)
         .unwrap_or_else(|e| panic!("python {script} printed invalid JSON ({e}):\n{out}"))
 }
+
+/// Like [`run_python_json`], feeding `stdin` to the script.
+pub fn run_python_stdin_json(script: &str, args: &[&str], stdin: &str) -> serde_json::Value {
+    use std::io::Write;
+    let mut child = Command::new(python())
+        .arg(python_script(script))
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start the interop python: {e}"));
+    if let Some(mut i) = child.stdin.take() {
+        i.write_all(stdin.as_bytes())
+            .unwrap_or_else(|e| panic!("cannot write to python {script}: {e}"));
+    }
+    let out = child
+        .wait_with_output()
+        .unwrap_or_else(|e| panic!("python {script} did not finish: {e}"));
+    assert!(
+        out.status.success(),
+        "python {script} {args:?} failed ({}):\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("python {script} printed invalid JSON ({e}):\n{text}"))
+}
