@@ -251,6 +251,20 @@ mod tests {
     }
 
     #[test]
+    fn floats_are_parsed_correctly_rounded() {
+        // serde_json's default float parser reads this one 1 ulp too high; Python's is exact.
+        let d = DataTypeMeta::from_json_bytes(
+            br#"{"name":"float64","offset":0.000010000000000000003}"#,
+        )
+        .unwrap();
+        assert_eq!(d.offset_f64(), Some(0.000010000000000000003));
+        assert_eq!(
+            d.to_json_bytes(),
+            br#"{"name":"float64","offset":0.000010000000000000003}"#
+        );
+    }
+
+    #[test]
     fn full_forms() {
         let d = roundtrip(
             r#"{"name":"float64","precision":null,"dtype_encoded":null,"offset":null,"fillvalue":null}"#,
