@@ -373,6 +373,10 @@ fn golden_chunks_decode_to_manifest_values() {
             "{name}: every chunk key was visited"
         );
     }
+    eprintln!(
+        "{n_vars} variables, {n_chunks} chunks, {zstd_frames_identical} zstd frames identical, {} lz4 frames",
+        lz4_frames.len()
+    );
     assert!(
         n_vars >= 40 && n_chunks >= 100,
         "{n_vars} variables, {n_chunks} chunks"
