@@ -284,7 +284,7 @@ def make_s07(path, e):
         "i32_legacy": cfdb.dtypes.dtype("int32", dtype_encoded="int16", offset=5),
     }
     # Cells never written (they read as 0 but hold the fill code).
-    extents = {"i16_packed": [(0, 6)], "i32_explicit": [(0, 3)]}
+    extents = {"i16_packed": [(0, 6)], "i32_explicit": [(0, 4)]}
     for name, dt in dtypes.items():
         ds.create.data_var.generic(name, ("idx",), dtype=dt, chunk_shape=(5,))
         write_present_chunks(ds, name, e, extents.get(name))
