@@ -33,6 +33,7 @@ pub(crate) fn cmd(mut args: Args) -> Result<()> {
                 .args(["fmt", "--all", "--check"])
                 .cwd(&root)
                 .run()
+                .map_err(|e| e.context("formatting differs (fix with `cargo fmt --all`)"))
         })?;
         step(&mut timings, "clippy", || {
             Cmd::cargo()
