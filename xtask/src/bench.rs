@@ -24,8 +24,8 @@ const PHASES: &[(&str, &str)] = &[
 
 /// `cargo xtask bench kv [--runs N]`.
 pub(crate) fn cmd(mut args: Args) -> Result<()> {
-    let what = args.positional();
     let runs = args.number("--runs")?.unwrap_or(3);
+    let what = args.positional();
     args.finish()?;
     match what.as_deref() {
         Some("kv") => kv(runs),
