@@ -106,3 +106,5 @@ pub fn run_python_stdin_json(script: &str, args: &[&str], stdin: &str) -> serde_
     serde_json::from_str(&text)
         .unwrap_or_else(|e| panic!("python {script} printed invalid JSON ({e}):\n{text}"))
 }
+
+pub mod crash;

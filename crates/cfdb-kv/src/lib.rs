@@ -159,10 +159,11 @@ pub(crate) fn failpoint(name: &str) {
             .map_or((v.as_str(), 1), |(n, c)| (n, c.parse().unwrap_or(1)));
         Some((n.to_string(), c))
     });
-    if let Some((n, c)) = target {
-        if n == name && HITS.fetch_add(1, Ordering::SeqCst) + 1 >= *c {
-            std::process::abort();
-        }
+    if let Some((n, c)) = target
+        && n == name
+        && HITS.fetch_add(1, Ordering::SeqCst) + 1 >= *c
+    {
+        std::process::abort();
     }
 }
 
