@@ -34,8 +34,17 @@ fn check_reader(r: &Reader, f: &Value, items_key: &str, len: u64) {
     let got: Vec<_> = r.items().collect::<Result<_, _>>().unwrap();
     assert_eq!(got.len(), expected.len(), "{name}: item count");
     for (g, e) in got.iter().zip(expected) {
-        assert!(bytes_match(&e["key"], g.key), "{name}: key {:?} vs {}", String::from_utf8_lossy(g.key), e["key"]);
-        assert!(bytes_match(&e["value"], g.value), "{name}: value of {:?}", String::from_utf8_lossy(g.key));
+        assert!(
+            bytes_match(&e["key"], g.key),
+            "{name}: key {:?} vs {}",
+            String::from_utf8_lossy(g.key),
+            e["key"]
+        );
+        assert!(
+            bytes_match(&e["value"], g.value),
+            "{name}: value of {:?}",
+            String::from_utf8_lossy(g.key)
+        );
         assert_eq!(g.timestamp, e["timestamp_us"].as_u64(), "{name}: timestamp");
         // Lookups through the index agree with the scan.
         assert_eq!(r.get(g.key).unwrap(), Some(g.value), "{name}: get");
@@ -48,9 +57,16 @@ fn check_reader(r: &Reader, f: &Value, items_key: &str, len: u64) {
     }
     assert_eq!(r.get(b"no such key").unwrap(), None);
     if let Some(m) = f.get("metadata_raw_utf8").and_then(Value::as_str) {
-        assert_eq!(r.metadata().unwrap(), Some(m.as_bytes()), "{name}: metadata");
+        assert_eq!(
+            r.metadata().unwrap(),
+            Some(m.as_bytes()),
+            "{name}: metadata"
+        );
         if r.info().timestamps {
-            assert_eq!(r.metadata_timestamp().unwrap(), f["metadata_timestamp_us"].as_u64());
+            assert_eq!(
+                r.metadata_timestamp().unwrap(),
+                f["metadata_timestamp_us"].as_u64()
+            );
         }
     } else if r.info().kind == Kind::Variable {
         assert_eq!(r.metadata().unwrap(), None, "{name}: no metadata");
@@ -73,20 +89,51 @@ fn golden_files_read_as_manifest_says() {
         let name = f["file"].as_str().unwrap();
         let path = data_file("booklet", name);
         let h = &f["header"];
-        let len = f.get("len").or_else(|| f["after_write_open"].get("len")).and_then(Value::as_u64).unwrap();
+        let len = f
+            .get("len")
+            .or_else(|| f["after_write_open"].get("len"))
+            .and_then(Value::as_u64)
+            .unwrap();
         for mmap in [true, false] {
-            let r = ReadOptions::new().mmap(mmap).open(&path).unwrap_or_else(|e| panic!("{name}: {e}"));
+            let r = ReadOptions::new()
+                .mmap(mmap)
+                .open(&path)
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
             let info = r.info();
-            assert_eq!(info.kind == Kind::Fixed, h["kind"] == "fixed", "{name}: kind");
+            assert_eq!(
+                info.kind == Kind::Fixed,
+                h["kind"] == "fixed",
+                "{name}: kind"
+            );
             assert_eq!(u64::from(info.version), h["version"].as_u64().unwrap());
-            assert_eq!(u64::from(info.n_buckets), h["n_buckets"].as_u64().unwrap(), "{name}: n_buckets");
-            assert_eq!(u64::from(info.key_serializer), h["key_serializer"]["code"].as_u64().unwrap());
-            assert_eq!(u64::from(info.value_serializer), h["value_serializer"]["code"].as_u64().unwrap());
+            assert_eq!(
+                u64::from(info.n_buckets),
+                h["n_buckets"].as_u64().unwrap(),
+                "{name}: n_buckets"
+            );
+            assert_eq!(
+                u64::from(info.key_serializer),
+                h["key_serializer"]["code"].as_u64().unwrap()
+            );
+            assert_eq!(
+                u64::from(info.value_serializer),
+                h["value_serializer"]["code"].as_u64().unwrap()
+            );
             assert_eq!(u64::from(info.value_len), h["value_len"].as_u64().unwrap());
             assert_eq!(Value::Bool(info.timestamps), h["timestamps"]);
-            assert_eq!(info.file_timestamp, h["file_timestamp_us"].as_u64().unwrap());
-            assert_eq!(hex(&info.uuid), h["uuid"].as_str().unwrap().replace('-', ""));
-            assert_eq!(info.clean, h["n_keys"].as_u64() != Some(0xFFFF_FFFF), "{name}: clean");
+            assert_eq!(
+                info.file_timestamp,
+                h["file_timestamp_us"].as_u64().unwrap()
+            );
+            assert_eq!(
+                hex(&info.uuid),
+                h["uuid"].as_str().unwrap().replace('-', "")
+            );
+            assert_eq!(
+                info.clean,
+                h["n_keys"].as_u64() != Some(0xFFFF_FFFF),
+                "{name}: clean"
+            );
             check_reader(&r, f, "items_in_iteration_order", len);
         }
     }
@@ -100,14 +147,22 @@ fn golden_files_open_for_writing_unchanged() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(name);
         std::fs::copy(data_file("booklet", name), &path).unwrap();
-        let len = f.get("len").or_else(|| f["after_write_open"].get("len")).and_then(Value::as_u64).unwrap();
+        let len = f
+            .get("len")
+            .or_else(|| f["after_write_open"].get("len"))
+            .and_then(Value::as_u64)
+            .unwrap();
         {
             let mut w = Writer::open(&path, Mode::Write).unwrap_or_else(|e| panic!("{name}: {e}"));
             assert_eq!(w.len(), len, "{name}: writer len");
             let items = w.items().unwrap();
             assert_eq!(items.len() as u64, len, "{name}: writer items");
             for i in &items {
-                assert_eq!(w.get(&i.key).unwrap().as_ref(), Some(&i.value), "{name}: writer get");
+                assert_eq!(
+                    w.get(&i.key).unwrap().as_ref(),
+                    Some(&i.value),
+                    "{name}: writer get"
+                );
             }
             w.close().unwrap();
         }
