@@ -6,6 +6,7 @@
 //! Both print one JSON line `{"set_sync_s": .., "get_s": .., "iter_s": ..}`; the workload is
 //! defined in the docstring of `xtask/python/bench_kv.py` (100,000 `%08d` str keys, 1 KiB values
 //! = a splitmix64 block XOR the index, n_buckets 12007; set + close, shuffled gets, iteration).
+//! cfdb-kv may print extra fields (`get_many_s`: the batch API), shown where present.
 //! Runs alternate backends (cfdb-kv first), each in a fresh directory under
 //! `target/bench-kv/`, and the table shows per-phase medians over the runs.
 
@@ -15,12 +16,17 @@ use std::path::{Path, PathBuf};
 use crate::cmd::{Cmd, Error, Result};
 use crate::{Args, repo_root, venv};
 
-/// The three timed phases, in output order: (JSON field, table label).
-const PHASES: &[(&str, &str)] = &[
-    ("set_sync_s", "set 100k + sync/close"),
-    ("get_s", "100k random gets"),
-    ("iter_s", "iterate items"),
+/// The timed phases, in table order: (JSON field, table label, required). Both sides must
+/// print the required ones; an optional one (a cfdb-kv-only API) shows as `n/a` where absent.
+const PHASES: &[(&str, &str, bool)] = &[
+    ("set_sync_s", "set 100k + sync/close", true),
+    ("get_s", "100k random gets", true),
+    ("get_many_s", "100k random gets, batch `get_many`", false),
+    ("iter_s", "iterate items", true),
 ];
+
+/// One run's timings, indexed like [`PHASES`].
+type Row = Vec<Option<f64>>;
 
 /// `cargo xtask bench kv [--runs N]`.
 pub(crate) fn cmd(mut args: Args) -> Result<()> {
@@ -53,8 +59,8 @@ fn kv(runs: u64) -> Result<()> {
         .map_err(|e| e.context("building the cfdb-kv bench_kv example"))?;
 
     let base = root.join("target").join("bench-kv");
-    let mut rust: Vec<[f64; 3]> = Vec::new();
-    let mut py: Vec<[f64; 3]> = Vec::new();
+    let mut rust: Vec<Row> = Vec::new();
+    let mut py: Vec<Row> = Vec::new();
     for run in 1..=runs {
         let dir = fresh_dir(&base, &format!("run{run}-cfdb-kv"))?;
         let out = Cmd::cargo()
@@ -92,24 +98,27 @@ fn kv(runs: u64) -> Result<()> {
     println!("\nkv workload, medians over {runs} run(s) (seconds):\n");
     println!("| phase | cfdb-kv median | Python median | Python/cfdb-kv |");
     println!("|---|---|---|---|");
-    for (i, (_, label)) in PHASES.iter().enumerate() {
-        let r = median(rust.iter().map(|x| x[i]).collect());
-        let p = median(py.iter().map(|x| x[i]).collect());
-        let ratio = if r > 0.0 {
-            format!("{:.2}", p / r)
-        } else {
-            "n/a".to_owned()
+    for (i, (_, label, _)) in PHASES.iter().enumerate() {
+        let r = median(rust.iter().filter_map(|x| x[i]).collect());
+        let p = median(py.iter().filter_map(|x| x[i]).collect());
+        let ratio = match (r, p) {
+            (Some(r), Some(p)) if r > 0.0 => format!("{:.2}", p / r),
+            _ => "n/a".to_owned(),
         };
-        println!("| {label} | {r:.4} | {p:.4} | {ratio} |");
+        println!("| {label} | {} | {} | {ratio} |", secs(r), secs(p));
     }
     Ok(())
 }
 
-fn fmt_row(r: &[f64; 3]) -> String {
+fn secs(v: Option<f64>) -> String {
+    v.map_or_else(|| "n/a".to_owned(), |v| format!("{v:.4}"))
+}
+
+fn fmt_row(r: &Row) -> String {
     PHASES
         .iter()
         .zip(r)
-        .map(|((k, _), v)| format!("{k}={v:.4}"))
+        .filter_map(|((k, _, _), v)| v.map(|v| format!("{k}={v:.4}")))
         .collect::<Vec<_>>()
         .join(" ")
 }
@@ -123,35 +132,37 @@ fn fresh_dir(base: &Path, name: &str) -> Result<PathBuf> {
     Ok(dir)
 }
 
-/// Median of a non-empty list (mean of the middle two for an even count).
-fn median(mut v: Vec<f64>) -> f64 {
+/// Median (mean of the middle two for an even count); `None` for an empty list.
+fn median(mut v: Vec<f64>) -> Option<f64> {
     v.sort_by(f64::total_cmp);
     let n = v.len();
     match n {
-        0 => f64::NAN,
-        _ if n % 2 == 1 => v[n / 2],
-        _ => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+        0 => None,
+        _ if n % 2 == 1 => Some(v[n / 2]),
+        _ => Some((v[n / 2 - 1] + v[n / 2]) / 2.0),
     }
 }
 
-/// Reads the three phase timings from the last line of `out` that looks like a JSON object.
+/// Reads the phase timings from the last line of `out` that looks like a JSON object.
 ///
 /// A deliberately small parser for one flat object of numbers (`{"k": 1.5, ...}`): xtask has no
-/// dependencies.
-fn parse_phases(out: &str) -> Result<[f64; 3]> {
+/// dependencies. A missing required field is an error.
+fn parse_phases(out: &str) -> Result<Row> {
     let line = out
         .lines()
         .rev()
         .map(str::trim)
         .find(|l| l.starts_with('{') && l.ends_with('}'))
         .ok_or_else(|| Error::new(format!("no JSON line in output:\n{out}")))?;
-    let mut res = [f64::NAN; 3];
-    for (i, (key, _)) in PHASES.iter().enumerate() {
-        res[i] = json_number(line, key).ok_or_else(|| {
-            Error::new(format!("field {key:?} missing or not a number in {line}"))
-        })?;
-    }
-    Ok(res)
+    PHASES
+        .iter()
+        .map(|&(key, _, required)| match json_number(line, key) {
+            None if required => Err(Error::new(format!(
+                "field {key:?} missing or not a number in {line}"
+            ))),
+            v => Ok(v),
+        })
+        .collect()
 }
 
 fn json_number(obj: &str, key: &str) -> Option<f64> {
@@ -171,14 +182,23 @@ mod tests {
     #[test]
     fn parses_the_bench_line() {
         let out = "noise\n{\"set_sync_s\": 2.5, \"get_s\":0.37,\"iter_s\": 1e-1}\n";
-        assert_eq!(parse_phases(out).unwrap(), [2.5, 0.37, 0.1]);
+        assert_eq!(
+            parse_phases(out).unwrap(),
+            vec![Some(2.5), Some(0.37), None, Some(0.1)]
+        );
+        let out = "{\"set_sync_s\": 1, \"get_s\": 2, \"get_many_s\": 3, \"iter_s\": 4}";
+        assert_eq!(
+            parse_phases(out).unwrap(),
+            vec![Some(1.0), Some(2.0), Some(3.0), Some(4.0)]
+        );
         assert!(parse_phases("{\"set_sync_s\": 1}").is_err());
         assert!(parse_phases("nothing").is_err());
     }
 
     #[test]
     fn median_odd_and_even() {
-        assert_eq!(median(vec![3.0, 1.0, 2.0]), 2.0);
-        assert_eq!(median(vec![4.0, 1.0, 2.0, 3.0]), 2.5);
+        assert_eq!(median(vec![3.0, 1.0, 2.0]), Some(2.0));
+        assert_eq!(median(vec![4.0, 1.0, 2.0, 3.0]), Some(2.5));
+        assert_eq!(median(vec![]), None);
     }
 }
