@@ -87,18 +87,48 @@ fn read_map<const N: usize, E: Le<N>, D>(
     let b = |x: &u8, shift: u32| u64::from(*x) << shift;
     match N {
         2 => {
-            for ((o, a0), a1) in out.iter_mut().zip(plane(0)).zip(plane(1)) {
+            const B: usize = 64;
+            let (p0, p1) = (plane(0), plane(1));
+            let (o_blocks, o_rest) = out.as_chunks_mut::<B>();
+            let (b0, r0) = p0.as_chunks::<B>();
+            let (b1, r1) = p1.as_chunks::<B>();
+            for ((o, a0), a1) in o_blocks.iter_mut().zip(b0).zip(b1) {
+                let mut v = [0u16; B];
+                for k in 0..B {
+                    v[k] = u16::from(a0[k]) | (u16::from(a1[k]) << 8);
+                }
+                for k in 0..B {
+                    o[k] = f(E::from_u64(u64::from(v[k])));
+                }
+            }
+            for ((o, a0), a1) in o_rest.iter_mut().zip(r0).zip(r1) {
                 *o = f(E::from_u64(b(a0, 0) | b(a1, 8)));
             }
         }
         4 => {
-            for ((((o, a0), a1), a2), a3) in out
-                .iter_mut()
-                .zip(plane(0))
-                .zip(plane(1))
-                .zip(plane(2))
-                .zip(plane(3))
-            {
+            // Fixed-size blocks let the compiler vectorise the byte interleave.
+            const B: usize = 64;
+            let (p0, p1, p2, p3) = (plane(0), plane(1), plane(2), plane(3));
+            let (o_blocks, o_rest) = out.as_chunks_mut::<B>();
+            let (b0, r0) = p0.as_chunks::<B>();
+            let (b1, r1) = p1.as_chunks::<B>();
+            let (b2, r2) = p2.as_chunks::<B>();
+            let (b3, r3) = p3.as_chunks::<B>();
+            for ((((o, a0), a1), a2), a3) in o_blocks.iter_mut().zip(b0).zip(b1).zip(b2).zip(b3) {
+                // Two interleave stages (bytes to u16 pairs, pairs to u32) vectorise to
+                // full-width unpacks.
+                let mut lo = [0u16; B];
+                let mut hi = [0u16; B];
+                for k in 0..B {
+                    lo[k] = u16::from(a0[k]) | (u16::from(a1[k]) << 8);
+                    hi[k] = u16::from(a2[k]) | (u16::from(a3[k]) << 8);
+                }
+                for k in 0..B {
+                    let v = u32::from(lo[k]) | (u32::from(hi[k]) << 16);
+                    o[k] = f(E::from_u64(u64::from(v)));
+                }
+            }
+            for ((((o, a0), a1), a2), a3) in o_rest.iter_mut().zip(r0).zip(r1).zip(r2).zip(r3) {
                 let v = u32::from(*a0)
                     | (u32::from(*a1) << 8)
                     | (u32::from(*a2) << 16)
@@ -107,25 +137,42 @@ fn read_map<const N: usize, E: Le<N>, D>(
             }
         }
         8 => {
-            for ((((((((o, a0), a1), a2), a3), a4), a5), a6), a7) in out
-                .iter_mut()
-                .zip(plane(0))
-                .zip(plane(1))
-                .zip(plane(2))
-                .zip(plane(3))
-                .zip(plane(4))
-                .zip(plane(5))
-                .zip(plane(6))
-                .zip(plane(7))
-            {
-                let v = b(a0, 0)
-                    | b(a1, 8)
-                    | b(a2, 16)
-                    | b(a3, 24)
-                    | b(a4, 32)
-                    | b(a5, 40)
-                    | b(a6, 48)
-                    | b(a7, 56);
+            const B: usize = 32;
+            let p: [&[u8]; 8] = std::array::from_fn(plane);
+            let (o_blocks, o_rest) = out.as_chunks_mut::<B>();
+            let blocks: [&[[u8; B]]; 8] = std::array::from_fn(|k| p[k].as_chunks::<B>().0);
+            let full = o_blocks.len();
+            for (j, o) in o_blocks.iter_mut().enumerate() {
+                let get = |k: usize| -> [u8; B] { blocks[k].get(j).copied().unwrap_or([0; B]) };
+                let (a0, a1, a2, a3) = (get(0), get(1), get(2), get(3));
+                let (a4, a5, a6, a7) = (get(4), get(5), get(6), get(7));
+                let mut w0 = [0u16; B];
+                let mut w1 = [0u16; B];
+                let mut w2 = [0u16; B];
+                let mut w3 = [0u16; B];
+                for k in 0..B {
+                    w0[k] = u16::from(a0[k]) | (u16::from(a1[k]) << 8);
+                    w1[k] = u16::from(a2[k]) | (u16::from(a3[k]) << 8);
+                    w2[k] = u16::from(a4[k]) | (u16::from(a5[k]) << 8);
+                    w3[k] = u16::from(a6[k]) | (u16::from(a7[k]) << 8);
+                }
+                let mut d0 = [0u32; B];
+                let mut d1 = [0u32; B];
+                for k in 0..B {
+                    d0[k] = u32::from(w0[k]) | (u32::from(w1[k]) << 16);
+                    d1[k] = u32::from(w2[k]) | (u32::from(w3[k]) << 16);
+                }
+                for k in 0..B {
+                    o[k] = f(E::from_u64(u64::from(d0[k]) | (u64::from(d1[k]) << 32)));
+                }
+            }
+            let start = full * B;
+            for (i, o) in o_rest.iter_mut().enumerate() {
+                let mut v = 0u64;
+                for (k, pk) in p.iter().enumerate() {
+                    let byte = pk.get(start + i).copied().unwrap_or(0);
+                    v |= u64::from(byte) << (8 * k);
+                }
                 *o = f(E::from_u64(v));
             }
         }
@@ -191,6 +238,13 @@ pub struct ChunkCodec {
     cells: usize,
     max_payload: usize,
 }
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Scratch buffers larger than this are not kept between [`ChunkCodec::decode`] calls.
+const MAX_RETAINED_SCRATCH: usize = 64 << 20;
 
 /// Default upper bound on a decompressed string/geometry payload (1 GiB).
 pub const DEFAULT_MAX_VARIABLE_PAYLOAD: usize = 1 << 30;
@@ -300,10 +354,21 @@ impl ChunkCodec {
     }
 
     /// Decodes one stored chunk (compressed bytes) into values.
+    ///
+    /// Decompresses into a per-thread scratch buffer; see [`ChunkCodec::decode_into`] to
+    /// also reuse the output array.
     pub fn decode(&self, data: &[u8]) -> Result<ArrayData> {
-        let mut scratch = Vec::new();
         let mut out = ArrayData::U8(ArrayD::zeros(IxDyn(&[0])));
-        self.decode_into(data, &mut scratch, &mut out)?;
+        SCRATCH.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut scratch) => {
+                let r = self.decode_into(data, &mut scratch, &mut out);
+                if scratch.capacity() > MAX_RETAINED_SCRATCH {
+                    *scratch = Vec::new();
+                }
+                r
+            }
+            Err(_) => self.decode_into(data, &mut Vec::new(), &mut out),
+        })?;
         Ok(out)
     }
 
