@@ -86,7 +86,21 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     if r.get(&keys[12345])? != Some(values[12345].as_slice()) {
         return Err("value mismatch".into());
     }
-    let _ = checksum;
-    println!("{{\"set_sync_s\": {set_sync_s:.6}, \"get_s\": {get_s:.6}, \"iter_s\": {iter_s:.6}}}");
+    // 2b. The same random gets through the batch API.
+    let t = Instant::now();
+    let r = Reader::open(&path)?;
+    let batch: Vec<&str> = order.iter().map(|&i| keys[i].as_str()).collect();
+    let got = r.get_many(&batch)?;
+    let found_many = got.iter().filter(|v| v.is_some()).count();
+    drop(got);
+    drop(r);
+    let get_many_s = t.elapsed().as_secs_f64();
+    if found_many as u64 != N {
+        return Err(format!("get_many found {found_many} of {N} keys").into());
+    }
+    std::hint::black_box(checksum);
+    println!(
+        "{{\"set_sync_s\": {set_sync_s:.6}, \"get_s\": {get_s:.6}, \"get_many_s\": {get_many_s:.6}, \"iter_s\": {iter_s:.6}}}"
+    );
     Ok(())
 }

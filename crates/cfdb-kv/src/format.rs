@@ -3,9 +3,6 @@
 //! Everything here is pure: it parses and builds byte arrays and never touches a file. The
 //! layout is described byte by byte in `docs/format.md` (and `booklet-format.md` of the spec).
 
-use blake2::Blake2sVar;
-use blake2::digest::{Update, VariableOutput};
-
 /// Length of the fixed header.
 pub const HEADER_LEN: u64 = 200;
 /// Length of a key hash.
@@ -55,16 +52,41 @@ const CLEAN_TAG_AT: usize = 80;
 /// A 13-byte key hash.
 pub type Hash = [u8; HASH_LEN];
 
+/// BLAKE2s parameters of the key hash: a 13-byte digest, no key, salt or personalization.
+pub fn hash_params() -> &'static blake2s_simd::Params {
+    static PARAMS: std::sync::LazyLock<blake2s_simd::Params> = std::sync::LazyLock::new(|| {
+        let mut p = blake2s_simd::Params::new();
+        p.hash_length(HASH_LEN);
+        p
+    });
+    &PARAMS
+}
+
 /// BLAKE2s with a 13-byte digest over the serialized key bytes.
 pub fn key_hash(key: &[u8]) -> Hash {
+    to_hash(&hash_params().hash(key))
+}
+
+/// The first 13 bytes of a BLAKE2s result made with [`hash_params`].
+pub fn to_hash(h: &blake2s_simd::Hash) -> Hash {
     let mut out = [0u8; HASH_LEN];
-    // Blake2sVar accepts any output size from 1 to 32, so 13 cannot fail.
-    if let Ok(mut h) = Blake2sVar::new(HASH_LEN) {
-        h.update(key);
-        // finalize_variable only fails on a wrong buffer length, which is HASH_LEN here.
-        let _ = h.finalize_variable(&mut out);
-    }
+    let b = h.as_bytes();
+    let n = b.len().min(HASH_LEN);
+    out[..n].copy_from_slice(&b[..n]);
     out
+}
+
+/// Hashes many keys at once (SIMD across keys where the CPU allows).
+pub fn key_hashes<K: AsRef<[u8]>>(keys: &[K], out: &mut [Hash]) {
+    let params = hash_params();
+    let mut jobs: Vec<blake2s_simd::many::HashManyJob<'_>> = keys
+        .iter()
+        .map(|k| blake2s_simd::many::HashManyJob::new(params, k.as_ref()))
+        .collect();
+    blake2s_simd::many::hash_many(jobs.iter_mut());
+    for (o, j) in out.iter_mut().zip(&jobs) {
+        *o = to_hash(&j.to_hash());
+    }
 }
 
 /// The bucket of a hash: the 13 bytes as a little-endian u104, modulo `n_buckets`.

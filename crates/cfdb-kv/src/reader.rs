@@ -252,9 +252,45 @@ impl Reader {
             .map(|(pos, head)| self.value_of(pos, &head)))
     }
 
-    /// Looks up many keys at once.
+    /// Looks up many keys at once, in the order given.
+    ///
+    /// Faster than calling [`get`](Reader::get) in a loop on large files: it works in batches,
+    /// hashing a batch of keys, then loading their bucket slots, then their first blocks, so
+    /// that the memory accesses of a batch overlap instead of waiting one after another.
     pub fn get_many<K: AsRef<[u8]>>(&self, keys: &[K]) -> Result<Vec<Option<&[u8]>>> {
-        keys.iter().map(|k| self.get(k)).collect()
+        const BATCH: usize = 32;
+        if self.overlay.is_some() {
+            return keys.iter().map(|k| self.get(k)).collect();
+        }
+        let layout = self.layout();
+        let data = self.data();
+        let mut out = Vec::with_capacity(keys.len());
+        let mut hashes = [[0u8; crate::format::HASH_LEN]; BATCH];
+        let mut starts = [1u64; BATCH];
+        for batch in keys.chunks(BATCH) {
+            crate::format::key_hashes(batch, &mut hashes);
+            for (s, h) in starts.iter_mut().zip(&hashes).take(batch.len()) {
+                *s = layout.slot(data, bucket(h, self.header.n_buckets))?;
+            }
+            // Touch every first block of the batch: independent loads that overlap.
+            let mut touch = 0u8;
+            for &s in starts.iter().take(batch.len()) {
+                touch ^= usize::try_from(s)
+                    .ok()
+                    .and_then(|i| data.get(i))
+                    .copied()
+                    .unwrap_or(0);
+            }
+            std::hint::black_box(touch);
+            for (s, h) in starts.iter().zip(&hashes).take(batch.len()) {
+                out.push(
+                    layout
+                        .walk(data, *s, h)?
+                        .map(|(pos, head)| self.value_of(pos, &head)),
+                );
+            }
+        }
+        Ok(out)
     }
 
     /// Whether `key` is present.

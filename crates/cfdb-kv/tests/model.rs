@@ -305,3 +305,35 @@ fn readers_are_send_and_sync_and_share_across_threads() {
         }
     });
 }
+
+#[test]
+fn get_many_agrees_with_get() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("many.blt");
+    let mut w = OpenOptions::new()
+        .n_buckets(7)
+        .open(&path, Mode::New)
+        .unwrap();
+    w.set_many((0..500u32).map(|i| (format!("k{i}"), i.to_le_bytes())))
+        .unwrap();
+    w.close().unwrap();
+    let r = Reader::open(&path).unwrap();
+    // Present and missing keys, repeated, across several batches.
+    let keys: Vec<String> = (0..1200u32)
+        .map(|i| format!("k{}", (i * 7919) % 700))
+        .collect();
+    let many = r.get_many(&keys).unwrap();
+    assert_eq!(many.len(), keys.len());
+    for (k, v) in keys.iter().zip(&many) {
+        assert_eq!(*v, r.get(k).unwrap(), "{k}");
+    }
+    assert!(many.iter().any(Option::is_none) && many.iter().any(Option::is_some));
+    let w = Writer::open(&path, Mode::Write);
+    drop(r);
+    assert!(w.is_err(), "the reader still held the file");
+    let w = Writer::open(&path, Mode::Write).unwrap();
+    let wm = w.get_many(&keys[..50]).unwrap();
+    for (k, v) in keys[..50].iter().zip(wm) {
+        assert_eq!(v, w.get(k).unwrap());
+    }
+}
