@@ -105,8 +105,7 @@ fn check_values(label: &str, got: &ArrayData, var: &Value) {
             }
         }
         ints => {
-            let got: Vec<i128> =
-                with_array_data!(ints, a => a.iter().map(|v| int_like(v)).collect());
+            let got: Vec<i128> = with_array_data!(ints, a => a.iter().map(int_like).collect());
             let want: Vec<i128> = expected.iter().map(|e| int_of(e)).collect();
             assert_eq!(got, want, "{label}");
         }
@@ -434,7 +433,8 @@ fn hex(b: &[u8]) -> String {
 #[test]
 fn missing_chunks_decode_to_blanks() {
     // Spec §6.3 blanks, for the dtypes the golden files use.
-    let cases: [(&str, fn(&ArrayData) -> bool); 8] = [
+    type Check = fn(&ArrayData) -> bool;
+    let cases: [(&str, Check); 8] = [
         (r#"{"name":"float32"}"#, |a| {
             a.typed::<f32>().unwrap().iter().all(|v| v.is_nan())
         }),

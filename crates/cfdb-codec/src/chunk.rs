@@ -331,6 +331,14 @@ impl ChunkCodec {
     }
 
     /// The chunk a missing key decodes to: NaN, NaT, 0, false or missing.
+    ///
+    /// ```
+    /// use cfdb_codec::{ArrayData, ChunkCodec, Compression, DataType};
+    /// let dt = DataType::from_json(r#"{"name":"datetime64[h]"}"#).unwrap();
+    /// let codec = ChunkCodec::new(dt, Compression::DEFAULT, 1, &[3]).unwrap();
+    /// let ArrayData::DateTime(a) = codec.blank() else { unreachable!() };
+    /// assert!(a.iter().all(|t| t.is_nat()));
+    /// ```
     pub fn blank(&self) -> ArrayData {
         ArrayData::blank(self.dtype.element_kind(), &self.shape)
     }
@@ -376,6 +384,21 @@ impl ChunkCodec {
     /// pass into `out`, reusing its storage when it already has the right type and shape.
     ///
     /// On error `out` may hold partial data.
+    ///
+    /// ```
+    /// use cfdb_codec::{ArrayData, ChunkCodec, Compression, DataType};
+    /// use ndarray::ArrayD;
+    /// let dt = DataType::from_json(r#"{"name":"float64"}"#).unwrap();
+    /// let codec = ChunkCodec::new(dt, "lz4_shuffle".parse().unwrap(), 1, &[2, 2]).unwrap();
+    /// let stored = codec
+    ///     .encode(&ArrayData::F64(ArrayD::from_elem(vec![2, 2], -0.0)))
+    ///     .unwrap();
+    /// let (mut scratch, mut out) = (Vec::new(), codec.blank());
+    /// for _ in 0..3 {
+    ///     codec.decode_into(&stored, &mut scratch, &mut out).unwrap();
+    /// }
+    /// assert!(out.typed::<f64>().unwrap().iter().all(|v| v.to_bits() == (-0.0f64).to_bits()));
+    /// ```
     pub fn decode_into(
         &self,
         data: &[u8],
@@ -576,6 +599,23 @@ impl ChunkCodec {
 
     /// Decodes a payload to its *stored* elements (raw packed codes for packed dtypes), for
     /// writers that modify chunks in encoded space.
+    ///
+    /// ```
+    /// use cfdb_codec::{ArrayData, ChunkCodec, Compression, DataType, ElementKind, IntType};
+    /// let dt = DataType::from_json(
+    ///     r#"{"name":"int16","dtype_encoded":"uint16","fillvalue":0,"offset":-6}"#,
+    /// ).unwrap();
+    /// let codec = ChunkCodec::new(dt, Compression::DEFAULT, 1, &[2]).unwrap();
+    /// assert_eq!(codec.stored_kind(), ElementKind::Int(IntType::U16));
+    /// let payload = [0u8, 0, 11, 0]; // codes 0 (fill) and 11
+    /// let codes = codec.decode_stored_payload(&payload).unwrap();
+    /// assert_eq!(codes.typed::<u16>().unwrap().as_slice().unwrap(), &[0, 11]);
+    /// let values = codec.decode_payload(&payload).unwrap();
+    /// assert_eq!(values.typed::<i16>().unwrap().as_slice().unwrap(), &[0, 5]);
+    /// assert_eq!(codec.encode_stored_payload(&codes).unwrap(), payload);
+    /// // padding of an unwritten chunk is the fill code
+    /// assert_eq!(codec.blank_stored().typed::<u16>().unwrap().as_slice().unwrap(), &[0, 0]);
+    /// ```
     pub fn decode_stored_payload(&self, payload: &[u8]) -> Result<ArrayData> {
         self.stored_codec().decode_payload(payload)
     }
