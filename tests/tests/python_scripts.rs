@@ -5,8 +5,7 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::process::{Child, Command, Stdio};
 
 use cfdb_tests::{data_file, manifest, python, python_script, run_python_json};
 use serde_json::{Value, json};
@@ -253,16 +252,11 @@ fn booklet_apply_then_dump_round_trips() {
     assert!(!bad.status.success(), "empty stdin is not a JSON list");
 }
 
-#[test]
-fn booklet_lock_hold_blocks_writers_and_try_reports_timeout() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("lock.blt");
-    let p = path.to_str().expect("UTF-8 path");
-    run_apply(p, "n", Some(11), r#"[["set", "k", "00"]]"#);
-
+/// Starts `booklet_lock.py hold PATH MODE SECONDS` and waits for its `{"locked": true}` line.
+fn start_holder(path: &str, mode: &str, seconds: &str) -> Child {
     let mut holder = Command::new(python())
         .arg(python_script("booklet_lock.py"))
-        .args(["hold", p, "w", "3"])
+        .args(["hold", path, mode, seconds])
         .stdout(Stdio::piped())
         .spawn()
         .expect("start holder");
@@ -271,34 +265,48 @@ fn booklet_lock_hold_blocks_writers_and_try_reports_timeout() {
         .read_line(&mut line)
         .expect("read holder line");
     assert_eq!(
-        serde_json::from_str::<Value>(&line).expect("JSON"),
+        serde_json::from_str::<Value>(&line).expect("holder JSON"),
         json!({"locked": true})
     );
+    holder
+}
+
+/// Ends a long-holding child (the lock goes with the process) and reaps it.
+fn stop_holder(mut holder: Child) {
+    holder.kill().expect("kill holder");
+    holder.wait().expect("reap holder");
+}
+
+#[test]
+fn booklet_lock_hold_blocks_writers_and_try_reports_timeout() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("lock.blt");
+    let p = path.to_str().expect("UTF-8 path");
+    run_apply(p, "n", Some(11), r#"[["set", "k", "00"]]"#);
+
+    // A short hold ends by itself, closing the file cleanly.
+    let holder = start_holder(p, "w", "0.2");
+    assert!(holder.wait_with_output().expect("wait").status.success());
+
+    // An exclusive (write) holder keeps readers and writers out. It holds far longer than the
+    // probes take, and is killed afterwards, so slow machines cannot make this flaky.
+    let holder = start_holder(p, "w", "120");
     let t = run_python_json("booklet_lock.py", &["try", p, "r", "0.3"]);
     assert_eq!(t["result"], "timeout", "{t}");
     assert!(t["error"].as_str().is_some_and(|e| !e.is_empty()));
     let t = run_python_json("booklet_lock.py", &["try", p, "w", "0.3"]);
     assert_eq!(t["result"], "timeout", "{t}");
-    assert!(holder.wait().expect("wait holder").success());
+    stop_holder(holder);
     let t = run_python_json("booklet_lock.py", &["try", p, "w", "0.3"]);
     assert_eq!(t, json!({"result": "ok"}));
 
     // A shared (read) holder lets readers in and keeps writers out.
-    let mut reader = Command::new(python())
-        .arg(python_script("booklet_lock.py"))
-        .args(["hold", p, "r", "3"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("start reader");
-    let mut line = String::new();
-    BufReader::new(reader.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("read reader line");
-    assert!(line.contains("locked"));
+    let holder = start_holder(p, "r", "120");
     let t = run_python_json("booklet_lock.py", &["try", p, "r", "0.3"]);
     assert_eq!(t, json!({"result": "ok"}));
     let t = run_python_json("booklet_lock.py", &["try", p, "w", "0.3"]);
     assert_eq!(t["result"], "timeout", "{t}");
-    std::thread::sleep(Duration::from_millis(10));
-    assert!(reader.wait().expect("wait reader").success());
+    stop_holder(holder);
+    let t = run_python_json("booklet_lock.py", &["try", p, "w", "0.3"]);
+    assert_eq!(t, json!({"result": "ok"}));
 }
