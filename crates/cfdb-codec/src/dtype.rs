@@ -695,6 +695,47 @@ impl DataType {
         })
     }
 
+    /// Like [`DataType::float_auto_packed`] for integer `min`/`max` (Python ints): the offset
+    /// `min − 1` is then an integer, written as a JSON integer as Python does.
+    ///
+    /// ```
+    /// use cfdb_codec::{DataType, FloatWidth};
+    /// // what cfdb 0.11 writes for dtype('float32', precision=2, min_value=-60, max_value=500)
+    /// let dt = DataType::float_auto_packed_int(FloatWidth::F32, 2, -60, 500).unwrap();
+    /// assert_eq!(
+    ///     dt.to_meta().to_json_bytes(),
+    ///     br#"{"name":"float32","precision":2,"dtype_encoded":"uint16","fillvalue":0,"offset":-61}"#
+    /// );
+    /// ```
+    pub fn float_auto_packed_int(
+        width: FloatWidth,
+        precision: i64,
+        min: i64,
+        max: i64,
+    ) -> Result<DataType> {
+        let size = match u32::try_from(precision) {
+            Ok(p) => {
+                crate::pack::compute_int_and_offset_int(i128::from(min), i128::from(max), p)?.0
+            }
+            Err(_) => {
+                let p = i32::try_from(precision)
+                    .map_err(|_| invalid(width.name(), "precision out of range"))?;
+                crate::pack::compute_int_and_offset_f64(min as f64, max as f64, p)?.0
+            }
+        };
+        let encoded = IntType::unsigned_of_size(size)
+            .ok_or_else(|| invalid(width.name(), "no integer width"))?;
+        Ok(DataType::Float {
+            width,
+            precision: Some(precision),
+            packing: Some(FloatPacking {
+                encoded,
+                offset: i128_to_number(i128::from(min) - 1),
+                fillvalue: 0,
+            }),
+        })
+    }
+
     /// An integer type packed with the parameters cfdb computes from `min` and `max`
     /// (`offset = min − 1`, fill 0).
     pub fn int_auto_packed(ty: IntType, min: i128, max: i128) -> Result<DataType> {

@@ -564,3 +564,30 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn auto_packed_metadata_matches_python() {
+    // Expected objects: cfdb 0.11 `dtypes.dtype(name, precision=, min_value=, max_value=)
+    // .to_dict()` output, copied from Python (int16 -5..250: algorithms.md §6.1 vector).
+    let f = |dt: DataType| String::from_utf8(dt.to_meta().to_json_bytes()).unwrap();
+    assert_eq!(
+        f(DataType::float_auto_packed_int(FloatWidth::F32, 2, -60, 500).unwrap()),
+        r#"{"name":"float32","precision":2,"dtype_encoded":"uint16","fillvalue":0,"offset":-61}"#
+    );
+    assert_eq!(
+        f(DataType::float_auto_packed_int(FloatWidth::F64, 0, 0, 255).unwrap()),
+        r#"{"name":"float64","precision":0,"dtype_encoded":"uint16","fillvalue":0,"offset":-1}"#
+    );
+    assert_eq!(
+        f(DataType::float_auto_packed_int(FloatWidth::F64, -1, 0, 2550).unwrap()),
+        r#"{"name":"float64","precision":-1,"dtype_encoded":"uint16","fillvalue":0,"offset":-1}"#
+    );
+    assert_eq!(
+        f(DataType::float_auto_packed(FloatWidth::F64, 2, -50.0, 100.0).unwrap()),
+        r#"{"name":"float64","precision":2,"dtype_encoded":"uint16","fillvalue":0,"offset":-51.0}"#
+    );
+    assert_eq!(
+        f(DataType::int_auto_packed(IntType::I16, -5, 250).unwrap()),
+        r#"{"name":"int16","dtype_encoded":"uint16","fillvalue":0,"offset":-6}"#
+    );
+}
