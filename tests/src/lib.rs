@@ -108,3 +108,4 @@ pub fn run_python_stdin_json(script: &str, args: &[&str], stdin: &str) -> serde_
 }
 
 pub mod crash;
+pub mod values;

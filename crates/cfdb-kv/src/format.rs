@@ -19,6 +19,8 @@ pub const MAX_TIMESTAMP: u64 = (1 << 56) - 1;
 pub const MAX_OFFSET: u64 = (1 << 48) - 1;
 /// Index sizes the reference grows through.
 pub const GROWTH_SIZES: [u32; 4] = [12007, 144013, 1728017, 20736017];
+/// Largest bucket count we accept in a header (the reference's growth stops at 20736017).
+pub const MAX_BUCKETS: u32 = 1 << 26;
 /// The reference's default bucket count.
 pub const DEFAULT_BUCKETS: u32 = 12007;
 /// The write-buffer size of the reference (also ours).
@@ -275,8 +277,8 @@ impl Header {
             )));
         }
         let n_buckets = u32_at(b, 21);
-        if n_buckets == 0 {
-            return Err(HeaderError("n_buckets is 0".into()));
+        if n_buckets == 0 || n_buckets > MAX_BUCKETS {
+            return Err(HeaderError(format!("implausible n_buckets {n_buckets}")));
         }
         let timestamps = kind == Kind::Variable && version >= 4 && b[41] != 0;
         let tag_bytes = &b[CLEAN_TAG_AT..CLEAN_TAG_AT + 28];

@@ -16,6 +16,9 @@ pub(crate) struct Salvage {
     pub(crate) losers: Vec<u64>,
     /// Where a torn tail starts (the file should end here), if any.
     pub(crate) torn_at: Option<u64>,
+    /// Whether the damaged block at `torn_at` runs past the end of the file, which is what an
+    /// interrupted append leaves (as opposed to a damaged block that fits).
+    pub(crate) torn_overruns: bool,
 }
 
 impl Salvage {
@@ -44,6 +47,7 @@ pub(crate) fn salvage<S: Source + ?Sized>(layout: &Layout<'_>, src: &S) -> Resul
     let mut live: Vec<(u64, Hash, bool)> = Vec::new();
     let mut latest: HashMap<Hash, usize> = HashMap::new();
     let mut torn_at = None;
+    let mut torn_overruns = false;
     while let Some(item) = scan.next() {
         let bad = match item {
             Err(e) => Some((scan.position(), e)),
@@ -65,6 +69,7 @@ pub(crate) fn salvage<S: Source + ?Sized>(layout: &Layout<'_>, src: &S) -> Resul
         };
         if let Some((at, e)) = bad {
             if scan.in_last_region() {
+                torn_overruns = overruns(layout, src, at);
                 torn_at = Some(at);
                 break;
             }
@@ -73,6 +78,7 @@ pub(crate) fn salvage<S: Source + ?Sized>(layout: &Layout<'_>, src: &S) -> Resul
     }
     let mut out = Salvage {
         torn_at,
+        torn_overruns,
         ..Salvage::default()
     };
     for (i, w) in live.into_iter().enumerate() {
@@ -83,4 +89,19 @@ pub(crate) fn salvage<S: Source + ?Sized>(layout: &Layout<'_>, src: &S) -> Resul
         }
     }
     Ok(out)
+}
+
+/// Whether the block starting at `at` is cut off by the end of the file.
+fn overruns<S: Source + ?Sized>(layout: &Layout<'_>, src: &S, at: u64) -> bool {
+    let len = src.len();
+    let hl = layout.header.head_len();
+    if at + hl > len {
+        return true;
+    }
+    let mut buf = [0u8; 32];
+    let Some(b) = buf.get_mut(..hl as usize) else { return false };
+    if src.read_exact_at(at, b).is_err() {
+        return true;
+    }
+    crate::format::BlockHead::parse(layout.header, b).is_some_and(|h| at + h.block_len(layout.header) > len)
 }

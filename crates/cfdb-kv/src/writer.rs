@@ -1191,27 +1191,48 @@ fn is_unclean(file: &File, path: &Path, h: &Header, len: u64) -> Result<bool> {
 }
 
 /// Recovers an unclean file in place (idempotent: it can be killed and run again).
+///
+/// It refuses (with `Corrupted`) damage that a crash cannot explain, rather than "repair" a
+/// file by cutting data off: a damaged block before the last region, a damaged block that is
+/// not an interrupted append (unless it lies after the last clean close), and bytes where the
+/// index should be that do not look like an interrupted index write.
 fn recover(file: &File, path: &Path, mut h: Header) -> Result<Header> {
+    let len = file.metadata().map_err(io_err(path))?.len();
+    let regions = h.regions(len);
+    let layout = Layout { header: &h, regions: &regions, path };
+    let src = FileSource { file, len };
+    let index_end = h.index_offset() + h.index_len();
+    if index_end > len {
+        // Only an interrupted creation or growth leaves the index cut short; then no data lies
+        // at or after its start, and what was written of it holds only index values.
+        let start = h.index_offset();
+        if regions.iter().any(|r| r.1 > start) {
+            return Err(layout.corrupted(start, "the bucket index overlaps data (damaged n_buckets or layout?)"));
+        }
+        let mut raw = vec![0u8; (len.saturating_sub(start) / PTR_LEN * PTR_LEN) as usize];
+        file.read_exact_at(&mut raw, start).map_err(io_err(path))?;
+        if raw.chunks_exact(6).any(|p| {
+            let v = read_u48(p);
+            v > 1 && v >= start
+        }) {
+            return Err(layout.corrupted(start, "a partial bucket index holds pointers past it"));
+        }
+    }
+    let s = salvage(&layout, &src)?;
+    if let Some(t) = s.torn_at {
+        let after_clean_close = h.clean_tag.is_some_and(|c| {
+            c.index_offset == h.index_offset() && c.n_buckets == h.n_buckets && t >= c.eof
+        });
+        if regions.last().map(|r| r.1) != Some(len) || !(s.torn_overruns || after_clean_close) {
+            return Err(layout.corrupted(t, "damaged block that a crash cannot explain; not truncating"));
+        }
+    }
     if h.n_keys != DIRTY {
-        file.write_all_at(&DIRTY.to_le_bytes(), 33)
-            .map_err(io_err(path))?;
+        file.write_all_at(&DIRTY.to_le_bytes(), 33).map_err(io_err(path))?;
         file.sync_data().map_err(io_err(path))?;
     }
     failpoint("recover.after_mark");
-    let len = file.metadata().map_err(io_err(path))?.len();
-    let regions = h.regions(len);
-    let layout = Layout {
-        header: &h,
-        regions: &regions,
-        path,
-    };
-    let src = FileSource { file, len };
-    let s = salvage(&layout, &src)?;
     if let Some(t) = s.torn_at {
-        // Only a region that runs to EOF can have a torn tail.
-        if regions.last().map(|r| r.1) != Some(len) {
-            return Err(layout.corrupted(t, "damaged block before the bucket index"));
-        }
         file.set_len(t).map_err(io_err(path))?;
         failpoint("recover.after_truncate");
     }

@@ -1,0 +1,428 @@
+//! Read handles: [`DataVar`] (a variable or a window of it), [`Coord`] and [`DatasetView`].
+
+use std::collections::HashMap;
+use std::fmt;
+use std::ops::Range;
+use std::sync::Arc;
+
+use cfdb_codec::{ArrayData, DataType, Element, with_array_data};
+use cfdb_models::Axis;
+use ndarray::{ArrayD, ArrayViewMutD, IxDyn, Slice};
+use serde_json::{Map, Value};
+
+use crate::dataset::{Access, Dataset};
+use crate::error::{CoreError, Result};
+use crate::loc::{LocSel, resolve_loc};
+use crate::select::{Index, Sel, compose, resolve_sel};
+
+/// A variable, or a rectangular window of one: lazy, no I/O until a read.
+///
+/// Windows compose: `var.select(...)` on a window is relative to it.
+///
+/// ```
+/// # use cfdb_core::{create, sel, CoordSpec, DataVarSpec};
+/// # use cfdb_models::DataTypeMeta;
+/// # let dir = tempfile::tempdir().unwrap();
+/// # let mut ds = create(dir.path().join("a.cfdb"))?;
+/// # ds.create_coord("x", CoordSpec::new(DataTypeMeta::new("int64")).data(ndarray::Array1::from_iter(0..10i64).into_dyn()))?;
+/// # ds.create_data_var("v", &["x"], DataVarSpec::new(DataTypeMeta::new("int64")))?;
+/// # ds.write("v", sel![..], ndarray::Array1::from_iter(100..110i64).into_dyn().view())?;
+/// let v = ds.data_var("v")?;
+/// let w = v.select(sel![2..8])?.select(sel![1..3])?; // absolute 3..5
+/// assert_eq!(w.read::<i64>()?.into_raw_vec_and_offset().0, vec![103, 104]);
+/// # Ok::<(), cfdb_core::CoreError>(())
+/// ```
+pub struct DataVar<'a, A: Access> {
+    ds: &'a Dataset<A>,
+    name: String,
+    coords: Vec<String>,
+    window: Vec<Range<usize>>,
+}
+
+impl<A: Access> Dataset<A> {
+    /// A handle on any variable (a data variable or a coordinate), the whole of it.
+    pub fn var(&self, name: &str) -> Result<DataVar<'_, A>> {
+        let coords = self.var_coords(name)?;
+        let window = self.var_shape(name)?.into_iter().map(|n| 0..n).collect();
+        Ok(DataVar {
+            ds: self,
+            name: name.to_owned(),
+            coords,
+            window,
+        })
+    }
+
+    /// A handle on a data variable.
+    pub fn data_var(&self, name: &str) -> Result<DataVar<'_, A>> {
+        if self.variable(name)?.as_data_var().is_none() {
+            return Err(CoreError::NotFound {
+                kind: "data variable",
+                name: name.to_owned(),
+            });
+        }
+        self.var(name)
+    }
+
+    /// A handle on a coordinate.
+    pub fn coord(&self, name: &str) -> Result<Coord<'_, A>> {
+        self.coord_meta(name)?;
+        Ok(Coord {
+            var: self.var(name)?,
+        })
+    }
+
+    /// A read-only view of the dataset with positional selections per coordinate (Python
+    /// `ds.select`); unknown coordinates are an error.
+    pub fn select<'s, I: Into<Index>>(
+        &self,
+        sel: impl IntoIterator<Item = (&'s str, I)>,
+    ) -> Result<DatasetView<'_, A>> {
+        DatasetView::full(self).select(sel)
+    }
+
+    /// A read-only view of the dataset with label selections per coordinate (Python
+    /// `ds.select_loc`).
+    pub fn select_loc<'s, I: Into<crate::LocIndex>>(
+        &self,
+        sel: impl IntoIterator<Item = (&'s str, I)>,
+    ) -> Result<DatasetView<'_, A>> {
+        DatasetView::full(self).select_loc(sel)
+    }
+}
+
+impl<A: Access> Clone for DataVar<'_, A> {
+    fn clone(&self) -> Self {
+        DataVar {
+            ds: self.ds,
+            name: self.name.clone(),
+            coords: self.coords.clone(),
+            window: self.window.clone(),
+        }
+    }
+}
+
+impl<'a, A: Access> DataVar<'a, A> {
+    /// The variable's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+    /// The coordinate names of its dimensions.
+    pub fn coord_names(&self) -> &[String] {
+        &self.coords
+    }
+    /// Number of dimensions.
+    pub fn ndims(&self) -> usize {
+        self.window.len()
+    }
+    /// The shape of the window.
+    pub fn shape(&self) -> Vec<usize> {
+        self.window.iter().map(|r| r.end - r.start).collect()
+    }
+    /// Number of cells in the window.
+    pub fn len(&self) -> usize {
+        self.shape().iter().product()
+    }
+    /// Whether the window has no cells (a variable over an empty coordinate).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// The window in absolute index ranges of the variable.
+    pub fn window(&self) -> &[Range<usize>] {
+        &self.window
+    }
+    /// The storage chunk shape.
+    pub fn chunk_shape(&self) -> Result<Vec<usize>> {
+        self.ds.chunk_shape(&self.name)
+    }
+    /// The data type.
+    pub fn dtype(&self) -> Result<DataType> {
+        self.ds.dtype(&self.name)
+    }
+    /// Whether it is a coordinate.
+    pub fn is_coord(&self) -> bool {
+        self.ds
+            .variable(&self.name)
+            .is_ok_and(|v| v.as_coord().is_some())
+    }
+    /// The attributes.
+    pub fn attrs(&self) -> Result<Map<String, Value>> {
+        self.ds.var_attrs(&self.name)
+    }
+    /// The `units` metadata string.
+    pub fn units(&self) -> Result<Option<&'a str>> {
+        self.ds.units(&self.name)
+    }
+    /// The dataset.
+    pub fn dataset(&self) -> &'a Dataset<A> {
+        self.ds
+    }
+
+    /// A window of this window (positional; integers keep their dimension).
+    pub fn select(&self, sel: impl Into<Sel>) -> Result<DataVar<'a, A>> {
+        let inner = resolve_sel(&sel.into(), &self.shape(), &self.name, &self.coords)?;
+        Ok(DataVar {
+            window: compose(&self.window, &inner),
+            ..self.clone()
+        })
+    }
+
+    /// A window by labels (Python `.loc`), relative to this window.
+    pub fn loc(&self, loc: &LocSel) -> Result<DataVar<'a, A>> {
+        // Labels are looked up on the whole coordinates, then intersected with this window.
+        let abs = resolve_loc(self.ds, &self.name, loc)?;
+        let mut window = Vec::with_capacity(abs.len());
+        for (d, (w, a)) in self.window.iter().zip(&abs).enumerate() {
+            let lo = w.start.max(a.start);
+            let hi = w.end.min(a.end);
+            if lo >= hi {
+                return Err(CoreError::EmptySelection {
+                    var: self.name.clone(),
+                    dim: d,
+                    coord: self.coords[d].clone(),
+                    range: format!("{:?}", loc.items().get(d)),
+                    len: w.end - w.start,
+                });
+            }
+            window.push(lo..hi);
+        }
+        Ok(DataVar {
+            window,
+            ..self.clone()
+        })
+    }
+
+    /// Reads the window's decoded values (Python `.data` / `.values`), chunks decoded in
+    /// parallel; never-written cells are the dtype's blank.
+    pub fn read_dyn(&self) -> Result<ArrayData> {
+        if self.is_coord() {
+            let all = self.ds.coord_values(&self.name)?;
+            let w = &self.window[0];
+            return Ok(with_array_data!(all.as_ref(), a => {
+                Element::wrap(a.slice_each_axis(|_| Slice::from(w.clone())).to_owned())
+            }));
+        }
+        self.ds.read_region(&self.name, &self.window)
+    }
+
+    /// Reads the window as `ArrayD<T>`; `T` must be the variable's element type.
+    pub fn read<T: Element>(&self) -> Result<ArrayD<T>> {
+        let mut out = ArrayD::from_elem(IxDyn(&self.shape()), T::blank());
+        self.get_into(&mut out.view_mut())?;
+        Ok(out)
+    }
+
+    /// Reads the window into a caller's buffer of exactly the window's shape.
+    pub fn get_into<T: Element>(&self, out: &mut ArrayViewMutD<'_, T>) -> Result<()> {
+        if self.is_coord() {
+            let data = self.read_dyn()?;
+            let src = T::view(&data).ok_or_else(|| CoreError::DtypeMismatch {
+                var: self.name.clone(),
+                expected: data.kind().to_string(),
+                actual: T::KIND.to_string(),
+            })?;
+            if out.shape() != src.shape() {
+                return Err(CoreError::ShapeMismatch {
+                    var: self.name.clone(),
+                    expected: src.shape().to_vec(),
+                    actual: out.shape().to_vec(),
+                });
+            }
+            out.assign(src);
+            return Ok(());
+        }
+        self.ds.read_region_into(&self.name, &self.window, out)
+    }
+}
+
+impl<A: Access> fmt::Debug for DataVar<'_, A> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DataVar")
+            .field("name", &self.name)
+            .field("window", &self.window)
+            .finish()
+    }
+}
+
+/// A coordinate handle: its values are held in memory.
+#[derive(Debug)]
+pub struct Coord<'a, A: Access> {
+    var: DataVar<'a, A>,
+}
+
+impl<A: Access> Clone for Coord<'_, A> {
+    fn clone(&self) -> Self {
+        Coord {
+            var: self.var.clone(),
+        }
+    }
+}
+
+impl<'a, A: Access> Coord<'a, A> {
+    /// As a generic variable window.
+    pub fn as_var(&self) -> &DataVar<'a, A> {
+        &self.var
+    }
+    /// The name.
+    pub fn name(&self) -> &str {
+        self.var.name()
+    }
+    /// The number of values in the window.
+    pub fn len(&self) -> usize {
+        self.var.len()
+    }
+    /// Whether the window is empty.
+    pub fn is_empty(&self) -> bool {
+        self.var.is_empty()
+    }
+    /// The decoded values of the window.
+    pub fn values(&self) -> Result<ArrayData> {
+        self.var.read_dyn()
+    }
+    /// All values (shared, cached).
+    pub fn all_values(&self) -> Result<Arc<ArrayData>> {
+        self.var.ds.coord_values(self.name())
+    }
+    fn meta(&self) -> Result<&'a cfdb_models::Coordinate> {
+        self.var.ds.coord_meta(self.name())
+    }
+    /// The storage position of index 0.
+    pub fn origin(&self) -> Result<i64> {
+        Ok(self.meta()?.origin.unwrap_or(0))
+    }
+    /// The axis.
+    pub fn axis(&self) -> Result<Option<Axis>> {
+        Ok(self.meta()?.axis)
+    }
+    /// The stored step (a JSON number: float for float coordinates, ticks for datetimes).
+    pub fn step(&self) -> Result<Option<serde_json::Number>> {
+        Ok(self.meta()?.step.clone())
+    }
+    /// The chunk length.
+    pub fn chunk_len(&self) -> Result<usize> {
+        Ok(self.meta()?.chunk_shape.first().copied().unwrap_or(1) as usize)
+    }
+    /// A window of the coordinate.
+    pub fn select(&self, sel: impl Into<Sel>) -> Result<Coord<'a, A>> {
+        Ok(Coord {
+            var: self.var.select(sel)?,
+        })
+    }
+    /// A window by labels.
+    pub fn loc(&self, loc: &LocSel) -> Result<Coord<'a, A>> {
+        Ok(Coord {
+            var: self.var.loc(loc)?,
+        })
+    }
+}
+
+/// A read-only view of a dataset: a window per coordinate (Python `DatasetView`).
+#[derive(Debug)]
+pub struct DatasetView<'a, A: Access> {
+    ds: &'a Dataset<A>,
+    windows: HashMap<String, Range<usize>>,
+}
+
+impl<A: Access> Clone for DatasetView<'_, A> {
+    fn clone(&self) -> Self {
+        DatasetView {
+            ds: self.ds,
+            windows: self.windows.clone(),
+        }
+    }
+}
+
+impl<'a, A: Access> DatasetView<'a, A> {
+    fn full(ds: &'a Dataset<A>) -> Self {
+        DatasetView {
+            ds,
+            windows: HashMap::new(),
+        }
+    }
+
+    fn window_of(&self, coord: &str) -> Result<Range<usize>> {
+        match self.windows.get(coord) {
+            Some(w) => Ok(w.clone()),
+            None => Ok(0..self.ds.coord_meta(coord)?.len() as usize),
+        }
+    }
+
+    /// Narrows the view positionally (relative to the current view).
+    pub fn select<'s, I: Into<Index>>(
+        &self,
+        sel: impl IntoIterator<Item = (&'s str, I)>,
+    ) -> Result<DatasetView<'a, A>> {
+        let mut out = self.clone();
+        for (c, idx) in sel {
+            let w = self.window_of(c)?;
+            let coords = [c.to_owned()];
+            let r = resolve_sel(&Sel::from(idx.into()), &[w.end - w.start], c, &coords)?;
+            out.windows.insert(c.to_owned(), w.start + r[0].start..w.start + r[0].end);
+        }
+        Ok(out)
+    }
+
+    /// Narrows the view by labels.
+    pub fn select_loc<'s, I: Into<crate::LocIndex>>(
+        &self,
+        sel: impl IntoIterator<Item = (&'s str, I)>,
+    ) -> Result<DatasetView<'a, A>> {
+        let mut out = self.clone();
+        for (c, idx) in sel {
+            let w = self.window_of(c)?;
+            let abs = resolve_loc(self.ds, c, &LocSel::new(vec![idx.into()]))?;
+            let lo = w.start.max(abs[0].start);
+            let hi = w.end.min(abs[0].end);
+            if lo >= hi {
+                return Err(CoreError::EmptySelection {
+                    var: c.to_owned(),
+                    dim: 0,
+                    coord: c.to_owned(),
+                    range: format!("{:?}..{:?}", abs[0], w),
+                    len: w.end - w.start,
+                });
+            }
+            out.windows.insert(c.to_owned(), lo..hi);
+        }
+        Ok(out)
+    }
+
+    /// The dataset.
+    pub fn dataset(&self) -> &'a Dataset<A> {
+        self.ds
+    }
+
+    /// Variable names (all of the dataset's).
+    pub fn var_names(&self) -> Vec<&'a str> {
+        self.ds.var_names()
+    }
+
+    /// A variable restricted to the view.
+    pub fn var(&self, name: &str) -> Result<DataVar<'a, A>> {
+        let mut v = self.ds.var(name)?;
+        v.window = v
+            .coords
+            .iter()
+            .map(|c| self.window_of(c))
+            .collect::<Result<_>>()?;
+        Ok(v)
+    }
+
+    /// A data variable restricted to the view.
+    pub fn data_var(&self, name: &str) -> Result<DataVar<'a, A>> {
+        self.ds.data_var(name)?;
+        self.var(name)
+    }
+
+    /// A coordinate restricted to the view.
+    pub fn coord(&self, name: &str) -> Result<Coord<'a, A>> {
+        self.ds.coord_meta(name)?;
+        Ok(Coord {
+            var: self.var(name)?,
+        })
+    }
+
+    /// The CRS text.
+    pub fn crs(&self) -> Option<&'a str> {
+        self.ds.crs()
+    }
+}
