@@ -29,22 +29,36 @@ fn same_float(got: f64, want: f64) -> bool {
 pub fn compare_with_manifest(data: &ArrayData, var: &Value) -> Result<(), String> {
     let shape: Vec<usize> = var["shape"]
         .as_array()
-        .map(|a| a.iter().filter_map(Value::as_u64).map(|x| x as usize).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_u64)
+                .map(|x| x as usize)
+                .collect()
+        })
         .unwrap_or_default();
     if data.shape() != shape.as_slice() {
         return Err(format!("shape {:?} != {:?}", data.shape(), shape));
     }
     let mut want = Vec::new();
-    let source = if var.get("ticks").is_some_and(|t| !t.is_null()) { &var["ticks"] } else { &var["values"] };
+    let source = if var.get("ticks").is_some_and(|t| !t.is_null()) {
+        &var["ticks"]
+    } else {
+        &var["values"]
+    };
     flatten(source, &mut want);
     if want.len() != data.len() {
-        return Err(format!("{} values in the manifest, {} read", want.len(), data.len()));
+        return Err(format!(
+            "{} values in the manifest, {} read",
+            want.len(),
+            data.len()
+        ));
     }
     let bad = |i: usize, got: String| Err(format!("cell {i}: got {got}, want {}", want[i]));
     macro_rules! ints {
         ($a:expr) => {
             for (i, (g, w)) in $a.iter().zip(&want).enumerate() {
-                if w.as_i64().map(i128::from).or(w.as_u64().map(i128::from)) != Some(i128::from(*g)) {
+                if w.as_i64().map(i128::from).or(w.as_u64().map(i128::from)) != Some(i128::from(*g))
+                {
                     return bad(i, g.to_string());
                 }
             }

@@ -35,8 +35,12 @@ fn check_file(ds: &Dataset<ReadOnly>, entry: &Value) -> Vec<String> {
         if v.is_coord() != is_coord {
             errs.push(format!("{name}: kind"));
         }
-        let shape: Vec<usize> =
-            var["shape"].as_array().unwrap().iter().map(|x| x.as_u64().unwrap() as usize).collect();
+        let shape: Vec<usize> = var["shape"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_u64().unwrap() as usize)
+            .collect();
         if v.shape() != shape {
             errs.push(format!("{name}: shape {:?} != {shape:?}", v.shape()));
         }
@@ -52,7 +56,8 @@ fn check_file(ds: &Dataset<ReadOnly>, entry: &Value) -> Vec<String> {
         // In memory a loaded DataType is in the full form (what Python writes back); compare
         // the content.
         let mut got = ds.sys_meta().variables[name.as_str()].dtype().clone();
-        let mut want = cfdb_models::DataTypeMeta::from_json_value(var["dtype_metadata"].clone()).unwrap();
+        let mut want =
+            cfdb_models::DataTypeMeta::from_json_value(var["dtype_metadata"].clone()).unwrap();
         got.form = cfdb_models::DtypeForm::Full;
         want.form = cfdb_models::DtypeForm::Full;
         if got != want {
@@ -61,7 +66,12 @@ fn check_file(ds: &Dataset<ReadOnly>, entry: &Value) -> Vec<String> {
         if Value::Object(v.attrs().unwrap()) != var["attrs"] {
             errs.push(format!("{name}: attrs"));
         }
-        let coords: Vec<&str> = var["coords"].as_array().unwrap().iter().map(|c| c.as_str().unwrap()).collect();
+        let coords: Vec<&str> = var["coords"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c.as_str().unwrap())
+            .collect();
         if v.coord_names() != coords.as_slice() {
             errs.push(format!("{name}: coords"));
         }
@@ -113,7 +123,11 @@ fn typed_reads_and_windows_agree_with_the_whole() {
     let ds = open(data_file("cfdb", "s05_prepend_append_zstd.cfdb")).unwrap();
     let conc = ds.data_var("conc").unwrap();
     let all = conc.read::<f32>().unwrap();
-    let w = conc.select(cfdb_core::sel![2..9, 1..3]).unwrap().read::<f32>().unwrap();
+    let w = conc
+        .select(cfdb_core::sel![2..9, 1..3])
+        .unwrap()
+        .read::<f32>()
+        .unwrap();
     let expect = all.slice(ndarray::s![2..9, 1..3]);
     assert_eq!(w.shape(), expect.shape());
     for (a, b) in w.iter().zip(expect.iter()) {

@@ -87,8 +87,12 @@ impl Vals {
             ($v:expr, $t:ty, $variant:ident) => {{
                 let out: std::result::Result<Vec<$t>, _> =
                     $v.iter().map(|x| <$t>::try_from(*x)).collect();
-                let out = out.map_err(|_| bad(coord, concat!("a value does not fit ", stringify!($t))))?;
-                ArrayData::$variant(ArrayD::from_shape_vec(shape, out).map_err(|e| CoreError::Invalid(e.to_string()))?)
+                let out =
+                    out.map_err(|_| bad(coord, concat!("a value does not fit ", stringify!($t))))?;
+                ArrayData::$variant(
+                    ArrayD::from_shape_vec(shape, out)
+                        .map_err(|e| CoreError::Invalid(e.to_string()))?,
+                )
             }};
         }
         let arr = |r: std::result::Result<ArrayData, ndarray::ShapeError>| {
@@ -142,13 +146,19 @@ impl Vals {
                 }
                 v.sort_by(f64::total_cmp);
                 if let Some(w) = v.windows(2).find(|w| w[0] == w[1]) {
-                    return Err(bad(coord, format!("values must be unique; {} repeats", w[0])));
+                    return Err(bad(
+                        coord,
+                        format!("values must be unique; {} repeats", w[0]),
+                    ));
                 }
             }
             Vals::I(v) => {
                 v.sort_unstable();
                 if let Some(w) = v.windows(2).find(|w| w[0] == w[1]) {
-                    return Err(bad(coord, format!("values must be unique; {} repeats", w[0])));
+                    return Err(bad(
+                        coord,
+                        format!("values must be unique; {} repeats", w[0]),
+                    ));
                 }
             }
             Vals::S(v) => {
@@ -201,13 +211,19 @@ impl Vals {
             (Vals::I(v), StepValue::I(s)) => v.windows(2).all(|w| w[1] - w[0] == s),
             (Vals::F(_) | Vals::I(_), _) => false,
             _ => {
-                return Err(bad(coord, "only numeric and datetime coordinates can have a step"));
+                return Err(bad(
+                    coord,
+                    "only numeric and datetime coordinates can have a step",
+                ));
             }
         };
         if ok {
             Ok(())
         } else {
-            Err(bad(coord, format!("the values are not spaced by the step {step}")))
+            Err(bad(
+                coord,
+                format!("the values are not spaced by the step {step}"),
+            ))
         }
     }
 
@@ -230,20 +246,40 @@ impl Vals {
         let side = if at_end { "append" } else { "prepend" };
         match (old, new) {
             (Vals::F(o), Vals::F(mut n)) => {
-                if let (Some(&edge), Some(&first), Some(&last)) =
-                    (if at_end { o.last() } else { o.first() }, n.first(), n.last())
-                {
+                if let (Some(&edge), Some(&first), Some(&last)) = (
+                    if at_end { o.last() } else { o.first() },
+                    n.first(),
+                    n.last(),
+                ) {
                     if at_end && first <= edge || !at_end && last >= edge {
-                        return Err(bad(coord, format!("{side}ed values must all be {} the current {} value {edge}", if at_end { "greater than" } else { "less than" }, if at_end { "last" } else { "first" })));
+                        return Err(bad(
+                            coord,
+                            format!(
+                                "{side}ed values must all be {} the current {} value {edge}",
+                                if at_end { "greater than" } else { "less than" },
+                                if at_end { "last" } else { "first" }
+                            ),
+                        ));
                     }
                     if let Some(StepValue::F(s)) = step {
                         let gap = if at_end { first - edge } else { edge - last };
                         let k = (gap / s).round();
                         if k < 1.0 || !is_close(gap, k * s) {
-                            return Err(bad(coord, format!("the gap {gap} to the existing values is not a whole number of steps {s}")));
+                            return Err(bad(
+                                coord,
+                                format!(
+                                    "the gap {gap} to the existing values is not a whole number of steps {s}"
+                                ),
+                            ));
                         }
                         let fill: Vec<f64> = (1..k as i64)
-                            .map(|i| if at_end { edge + s * i as f64 } else { last + s * i as f64 })
+                            .map(|i| {
+                                if at_end {
+                                    edge + s * i as f64
+                                } else {
+                                    last + s * i as f64
+                                }
+                            })
                             .collect();
                         if at_end {
                             let mut all = fill;
@@ -257,16 +293,30 @@ impl Vals {
                 Ok(Vals::F(n))
             }
             (Vals::I(o), Vals::I(mut n)) => {
-                if let (Some(&edge), Some(&first), Some(&last)) =
-                    (if at_end { o.last() } else { o.first() }, n.first(), n.last())
-                {
+                if let (Some(&edge), Some(&first), Some(&last)) = (
+                    if at_end { o.last() } else { o.first() },
+                    n.first(),
+                    n.last(),
+                ) {
                     if at_end && first <= edge || !at_end && last >= edge {
-                        return Err(bad(coord, format!("{side}ed values must all be {} the current {} value", if at_end { "greater than" } else { "less than" }, if at_end { "last" } else { "first" })));
+                        return Err(bad(
+                            coord,
+                            format!(
+                                "{side}ed values must all be {} the current {} value",
+                                if at_end { "greater than" } else { "less than" },
+                                if at_end { "last" } else { "first" }
+                            ),
+                        ));
                     }
                     if let Some(StepValue::I(s)) = step {
                         let gap = if at_end { first - edge } else { edge - last };
                         if gap % s != 0 {
-                            return Err(bad(coord, format!("the gap {gap} to the existing values is not a whole number of steps {s}")));
+                            return Err(bad(
+                                coord,
+                                format!(
+                                    "the gap {gap} to the existing values is not a whole number of steps {s}"
+                                ),
+                            ));
                         }
                         let k = gap / s;
                         let fill: Vec<i128> = (1..k)
@@ -284,18 +334,28 @@ impl Vals {
                 Ok(Vals::I(n))
             }
             (Vals::S(o), Vals::S(n)) => {
-                if let Some(s) = n.iter().flatten().find(|s| o.iter().flatten().any(|x| x == *s)) {
+                if let Some(s) = n
+                    .iter()
+                    .flatten()
+                    .find(|s| o.iter().flatten().any(|x| x == *s))
+                {
                     return Err(bad(coord, format!("value {s:?} already exists")));
                 }
                 Ok(Vals::S(n))
             }
             (Vals::G(o), Vals::G(n)) => {
                 if let Some(g) = n.iter().find(|g| o.contains(g)) {
-                    return Err(bad(coord, format!("value {} already exists", g.as_str().unwrap_or(""))));
+                    return Err(bad(
+                        coord,
+                        format!("value {} already exists", g.as_str().unwrap_or("")),
+                    ));
                 }
                 Ok(Vals::G(n))
             }
-            _ => Err(bad(coord, "the new values have another type than the coordinate")),
+            _ => Err(bad(
+                coord,
+                "the new values have another type than the coordinate",
+            )),
         }
     }
 
@@ -332,7 +392,9 @@ impl StepValue {
     pub(crate) fn to_number(self) -> Number {
         match self {
             StepValue::F(v) => Number::from_f64(v).unwrap_or_else(|| Number::from(0)),
-            StepValue::I(v) => i64::try_from(v).map(Number::from).unwrap_or_else(|_| Number::from(0)),
+            StepValue::I(v) => i64::try_from(v)
+                .map(Number::from)
+                .unwrap_or_else(|_| Number::from(0)),
         }
     }
 
@@ -340,28 +402,37 @@ impl StepValue {
     pub(crate) fn from_number(n: &Number, dtype: &DataType) -> Option<StepValue> {
         match dtype {
             DataType::Float { .. } => n.as_f64().map(StepValue::F),
-            DataType::Int { .. } | DataType::DateTime { .. } => n
-                .as_i64()
-                .map(|v| StepValue::I(i128::from(v)))
-                .or_else(|| n.as_f64().filter(|f| f.fract() == 0.0).map(|f| StepValue::I(f as i128))),
+            DataType::Int { .. } | DataType::DateTime { .. } => {
+                n.as_i64().map(|v| StepValue::I(i128::from(v))).or_else(|| {
+                    n.as_f64()
+                        .filter(|f| f.fract() == 0.0)
+                        .map(|f| StepValue::I(f as i128))
+                })
+            }
             _ => None,
         }
     }
 
     /// A user's step for a coordinate of `dtype` (floats rounded to 5 decimals).
     pub(crate) fn from_user(coord: &str, v: f64, dtype: &DataType) -> Result<StepValue> {
-        if !(v > 0.0) || !v.is_finite() {
+        if v.is_nan() || v <= 0.0 || !v.is_finite() {
             return Err(bad(coord, format!("the step must be > 0, got {v}")));
         }
         match dtype {
             DataType::Float { .. } => Ok(StepValue::F(round5(v))),
             DataType::Int { .. } | DataType::DateTime { .. } => {
                 if v.fract() != 0.0 {
-                    return Err(bad(coord, format!("integer and datetime coordinates need an integer step, got {v}")));
+                    return Err(bad(
+                        coord,
+                        format!("integer and datetime coordinates need an integer step, got {v}"),
+                    ));
                 }
                 Ok(StepValue::I(v as i128))
             }
-            _ => Err(bad(coord, "only numeric and datetime coordinates can have a step")),
+            _ => Err(bad(
+                coord,
+                "only numeric and datetime coordinates can have a step",
+            )),
         }
     }
 }
@@ -384,21 +455,38 @@ mod tests {
 
     #[test]
     fn infer_steps() {
-        assert_eq!(Vals::F(vec![0.0, 0.5, 1.0]).infer_step(), Some(StepValue::F(0.5)));
+        assert_eq!(
+            Vals::F(vec![0.0, 0.5, 1.0]).infer_step(),
+            Some(StepValue::F(0.5))
+        );
         assert_eq!(Vals::F(vec![0.0, 0.5, 1.2]).infer_step(), None);
-        assert_eq!(Vals::I(vec![10, 20, 30]).infer_step(), Some(StepValue::I(10)));
+        assert_eq!(
+            Vals::I(vec![10, 20, 30]).infer_step(),
+            Some(StepValue::I(10))
+        );
         assert_eq!(Vals::I(vec![10]).infer_step(), None);
     }
 
     #[test]
     fn append_gap_fill() {
         let old = Vals::I(vec![1, 2, 3]);
-        let got = Vals::extend_values("t", &old, Vals::I(vec![6]), Some(StepValue::I(1)), true).unwrap();
+        let got =
+            Vals::extend_values("t", &old, Vals::I(vec![6]), Some(StepValue::I(1)), true).unwrap();
         assert_eq!(got, Vals::I(vec![4, 5, 6]));
-        let got = Vals::extend_values("t", &old, Vals::I(vec![-1]), Some(StepValue::I(1)), false).unwrap();
+        let got = Vals::extend_values("t", &old, Vals::I(vec![-1]), Some(StepValue::I(1)), false)
+            .unwrap();
         assert_eq!(got, Vals::I(vec![-1, 0]));
         assert!(Vals::extend_values("t", &old, Vals::I(vec![3]), None, true).is_err());
-        assert!(Vals::extend_values("t", &Vals::I(vec![0, 2]), Vals::I(vec![5]), Some(StepValue::I(2)), true).is_err());
+        assert!(
+            Vals::extend_values(
+                "t",
+                &Vals::I(vec![0, 2]),
+                Vals::I(vec![5]),
+                Some(StepValue::I(2)),
+                true
+            )
+            .is_err()
+        );
     }
 
     #[test]
@@ -407,7 +495,11 @@ mod tests {
         v.sort_unique("x").unwrap();
         assert_eq!(v, Vals::F(vec![1.0, 2.0, 3.0]));
         assert!(Vals::I(vec![1, 1]).sort_unique("x").is_err());
-        assert!(Vals::S(vec![Some("a".into()), Some("a".into())]).sort_unique("x").is_err());
+        assert!(
+            Vals::S(vec![Some("a".into()), Some("a".into())])
+                .sort_unique("x")
+                .is_err()
+        );
     }
 
     #[test]

@@ -286,12 +286,11 @@ pub fn valid_name(name: &str) -> bool {
 
 impl<A: Access> Dataset<A> {
     fn from_parts(path: &Path, store: Store, meta_bytes: &[u8], created: bool) -> Result<Self> {
-        let mut meta = SysMeta::from_json_bytes(meta_bytes).map_err(|source| {
-            CoreError::Metadata {
+        let mut meta =
+            SysMeta::from_json_bytes(meta_bytes).map_err(|source| CoreError::Metadata {
                 path: path.to_path_buf(),
                 source,
-            }
-        })?;
+            })?;
         meta.validate().map_err(|source| CoreError::Metadata {
             path: path.to_path_buf(),
             source,
@@ -506,7 +505,6 @@ impl<A: Access> Dataset<A> {
         })
     }
 
-
     /// Reads a region (index space, absolute) of any variable.
     pub(crate) fn read_region(&self, name: &str, region: &[Range<usize>]) -> Result<ArrayData> {
         let var = self.var_io(name)?;
@@ -552,7 +550,8 @@ impl<A: Access> Dataset<A> {
             return Ok(v.clone());
         }
         let len = self.coord_meta(name)?.len() as usize;
-        let values = Arc::new(self.read_region(name, &[0..len])?);
+        let region = std::iter::once(0..len).collect::<Vec<_>>();
+        let values = Arc::new(self.read_region(name, &region)?);
         self.coord_cache
             .write()
             .unwrap_or_else(|e| e.into_inner())
@@ -604,18 +603,22 @@ impl<A: Access> Dataset<A> {
     /// The dataset attributes (a copy).
     pub fn attrs(&self) -> Result<Map<String, Value>> {
         self.load_attrs(None)?;
-        Ok(self.attrs.read().unwrap_or_else(|e| e.into_inner())[&attrs_key(None)]
-            .map
-            .clone())
+        Ok(
+            self.attrs.read().unwrap_or_else(|e| e.into_inner())[&attrs_key(None)]
+                .map
+                .clone(),
+        )
     }
 
     /// A variable's attributes (a copy).
     pub fn var_attrs(&self, name: &str) -> Result<Map<String, Value>> {
         self.variable(name)?;
         self.load_attrs(Some(name))?;
-        Ok(self.attrs.read().unwrap_or_else(|e| e.into_inner())[&attrs_key(Some(name))]
-            .map
-            .clone())
+        Ok(
+            self.attrs.read().unwrap_or_else(|e| e.into_inner())[&attrs_key(Some(name))]
+                .map
+                .clone(),
+        )
     }
 
     /// Writes the attributes that changed and the metadata if it changed (not durable until
@@ -927,13 +930,11 @@ impl Dataset<ReadWrite> {
             if Some(n.as_str()) == except {
                 continue;
             }
-            if let Some(c) = v.as_coord() {
-                if c.axis == Some(axis) {
-                    return Err(CoreError::AxisTaken {
-                        axis: axis.as_str().to_owned(),
-                        owner: n.clone(),
-                    });
-                }
+            if v.as_coord().is_some_and(|c| c.axis == Some(axis)) {
+                return Err(CoreError::AxisTaken {
+                    axis: axis.as_str().to_owned(),
+                    owner: n.clone(),
+                });
             }
         }
         Ok(())
@@ -1003,7 +1004,10 @@ impl Dataset<ReadWrite> {
                 if data.shape().len() != 1 {
                     return Err(CoreError::InvalidCoordData {
                         coord: name.to_owned(),
-                        reason: format!("coordinate data must be 1-D, got shape {:?}", data.shape()),
+                        reason: format!(
+                            "coordinate data must be 1-D, got shape {:?}",
+                            data.shape()
+                        ),
                     });
                 }
                 let data = convert_kind(name, data, kind)?;
@@ -1037,17 +1041,23 @@ impl Dataset<ReadWrite> {
         if !spec.attrs.is_empty() {
             self.var_attrs_mut(name)?.extend(spec.attrs);
         }
-        if let Some((arr, _)) = prepared {
-            if let Err(e) = self.write_coord_values(name, &arr, 0) {
-                self.meta.variables.shift_remove(name);
-                return Err(e);
-            }
+        if let Some((arr, _)) = prepared
+            && let Err(e) = self.write_coord_values(name, &arr, 0)
+        {
+            self.meta.variables.shift_remove(name);
+            self.forget_var(name);
+            return Err(e);
         }
         Ok(())
     }
 
     /// Writes all of a coordinate's values (new length, origin) and refreshes its cache.
-    pub(crate) fn write_coord_values(&mut self, name: &str, values: &ArrayData, origin: i64) -> Result<()> {
+    pub(crate) fn write_coord_values(
+        &mut self,
+        name: &str,
+        values: &ArrayData,
+        origin: i64,
+    ) -> Result<()> {
         let n = values.len();
         if let Some(Variable::Coord(c)) = self.meta.variables.get_mut(name) {
             c.shape = vec![n as u64];
@@ -1060,13 +1070,19 @@ impl Dataset<ReadWrite> {
         if n > 0 {
             let var = self.var_io(name)?;
             let store = self.store_mut()?;
-            with_array_data!(values, a => io::write_region(store, &var, &[0..n], &a.view(), true))?;
+            let region = std::iter::once(0..n).collect::<Vec<_>>();
+            with_array_data!(values, a => io::write_region(store, &var, &region, &a.view(), true))?;
         }
         Ok(())
     }
 
     /// Creates a data variable over existing coordinates (Python `ds.create.data_var.generic`).
-    pub fn create_data_var(&mut self, name: &str, coords: &[&str], spec: DataVarSpec) -> Result<()> {
+    pub fn create_data_var(
+        &mut self,
+        name: &str,
+        coords: &[&str],
+        spec: DataVarSpec,
+    ) -> Result<()> {
         self.check_new_name(name)?;
         if coords.is_empty() {
             return Err(CoreError::Invalid(format!(

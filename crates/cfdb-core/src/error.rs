@@ -72,14 +72,18 @@ pub enum CoreError {
     },
 
     /// A variable name that cfdb does not allow.
-    #[error("invalid variable name {name:?}: names must match ^[a-zA-Z][a-zA-Z0-9_]*$ and be at most 256 characters")]
+    #[error(
+        "invalid variable name {name:?}: names must match ^[a-zA-Z][a-zA-Z0-9_]*$ and be at most 256 characters"
+    )]
     InvalidName {
         /// The name.
         name: String,
     },
 
     /// A positional index outside the dimension.
-    #[error("variable {var:?}, dimension {dim} ({coord}): index {index} is out of range for length {len}")]
+    #[error(
+        "variable {var:?}, dimension {dim} ({coord}): index {index} is out of range for length {len}"
+    )]
     IndexOutOfRange {
         /// The variable.
         var: String,
@@ -94,7 +98,9 @@ pub enum CoreError {
     },
 
     /// A selection that selects nothing (cfdb has no empty selections).
-    #[error("variable {var:?}, dimension {dim} ({coord}): the selection {range} of a dimension of length {len} is empty")]
+    #[error(
+        "variable {var:?}, dimension {dim} ({coord}): the selection {range} of a dimension of length {len} is empty"
+    )]
     EmptySelection {
         /// The variable.
         var: String,
@@ -120,7 +126,9 @@ pub enum CoreError {
     },
 
     /// Data of the wrong shape for a selection.
-    #[error("variable {var:?}: the selection has shape {expected:?} but the data has shape {actual:?}")]
+    #[error(
+        "variable {var:?}: the selection has shape {expected:?} but the data has shape {actual:?}"
+    )]
     ShapeMismatch {
         /// The variable.
         var: String,

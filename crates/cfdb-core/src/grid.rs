@@ -55,6 +55,9 @@ pub(crate) fn starts_1d(lo: i64, hi: i64, cs: usize) -> impl Iterator<Item = i64
         .take_while(move |s| *s < hi)
 }
 
+/// A chunk start along one dimension with its overlap in chunk and region coordinates.
+type DimPart = (i64, Range<usize>, Range<usize>);
+
 /// Every chunk overlapping `region` (index space) of a variable with `origins` and
 /// `chunk_shape`, in C order of the chunk grid.
 pub(crate) fn chunk_parts(
@@ -62,7 +65,7 @@ pub(crate) fn chunk_parts(
     origins: &[i64],
     chunk_shape: &[usize],
 ) -> Vec<ChunkPart> {
-    let per_dim: Vec<Vec<(i64, Range<usize>, Range<usize>)>> = region
+    let per_dim: Vec<Vec<DimPart>> = region
         .iter()
         .zip(origins)
         .zip(chunk_shape)
@@ -73,7 +76,11 @@ pub(crate) fn chunk_parts(
                 .map(|s| {
                     let a = lo.max(s);
                     let b = hi.min(s + cs as i64);
-                    ((s), (a - s) as usize..(b - s) as usize, (a - lo) as usize..(b - lo) as usize)
+                    (
+                        (s),
+                        (a - s) as usize..(b - s) as usize,
+                        (a - lo) as usize..(b - lo) as usize,
+                    )
                 })
                 .collect()
         })

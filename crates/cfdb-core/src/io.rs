@@ -115,7 +115,9 @@ pub mod instrument {
 fn decode_one(var: &VarIo, key: &str, bytes: &[u8]) -> Result<ArrayData> {
     #[cfg(feature = "instrument")]
     instrument::record();
-    var.codec.decode(bytes).map_err(|e| var.codec_err(Some(key), e))
+    var.codec
+        .decode(bytes)
+        .map_err(|e| var.codec_err(Some(key), e))
 }
 
 fn slice_of(r: &[Range<usize>]) -> impl Fn(ndarray::AxisDescription) -> Slice + '_ {
@@ -219,10 +221,7 @@ fn encode_part<T: Element>(
             &part.in_region,
         );
         let new_payload = var.codec.encode_payload(&T::wrap(new_full)).map_err(err)?;
-        let new_stored = var
-            .codec
-            .decode_stored_payload(&new_payload)
-            .map_err(err)?;
+        let new_stored = var.codec.decode_stored_payload(&new_payload).map_err(err)?;
         let r = part.in_chunk.as_slice();
         with_array_data!(&mut stored, dst => {
             let src = view_like(dst, &new_stored).ok_or_else(|| err(cfdb_codec::CodecError::ArrayMismatch {

@@ -9,13 +9,12 @@ use serde_json::Value;
 
 use crate::coord::{StepValue, Vals};
 use crate::dataset::{
-    Access, ArrayDataArg, CoordSpec, Crs, DataVarSpec, Dataset, OpenMode, OpenOptions,
-    ReadWrite,
+    Access, ArrayDataArg, CoordSpec, Crs, DataVarSpec, Dataset, OpenMode, OpenOptions, ReadWrite,
 };
 use crate::error::{CoreError, Result};
 use crate::grid::{chunk_key, starts_1d};
-use crate::select::Sel;
 use crate::loc::Label;
+use crate::select::Sel;
 
 impl Dataset<ReadWrite> {
     fn coord_step(&self, name: &str) -> Result<Option<StepValue>> {
@@ -46,7 +45,11 @@ impl Dataset<ReadWrite> {
             Vals::concat(&added, &old)
         };
         let origin = self.coord_meta(name)?.origin.unwrap_or(0);
-        let new_origin = if at_end { origin } else { origin - n_added as i64 };
+        let new_origin = if at_end {
+            origin
+        } else {
+            origin - n_added as i64
+        };
         let arr = all.to_array(name, kind)?;
         self.write_coord_values(name, &arr, new_origin)?;
         Ok(n_added)
@@ -128,8 +131,7 @@ impl Dataset<ReadWrite> {
                 per_dim.push(
                     starts_1d(lo, hi, csd)
                         .map(|s| {
-                            let outside =
-                                cn == coord && (s + csd as i64 <= new_lo || s >= new_hi);
+                            let outside = cn == coord && (s + csd as i64 <= new_lo || s >= new_hi);
                             (s, outside)
                         })
                         .collect(),
@@ -177,7 +179,10 @@ impl Dataset<ReadWrite> {
                 .meta
                 .variables
                 .iter()
-                .filter(|(_, x)| x.as_data_var().is_some_and(|d| d.coords.iter().any(|c| c == name)))
+                .filter(|(_, x)| {
+                    x.as_data_var()
+                        .is_some_and(|d| d.coords.iter().any(|c| c == name))
+                })
                 .map(|(n, _)| n.clone())
                 .collect();
             if !users.is_empty() {
@@ -335,7 +340,7 @@ impl Dataset<ReadWrite> {
                 StepValue::I(v) => v as f64,
             }));
         }
-        if copy_data && c.len() > 0 {
+        if copy_data && !c.is_empty() {
             spec = spec.data(self.coord_values(other)?.as_ref().clone());
         }
         self.create_coord(name, spec)
@@ -354,7 +359,11 @@ impl Dataset<ReadWrite> {
             .clone();
         let coords: Vec<&str> = d.coords.iter().map(String::as_str).collect();
         let cs: Vec<usize> = d.chunk_shape.iter().map(|&c| c as usize).collect();
-        self.create_data_var(name, &coords, DataVarSpec::new(d.dtype.clone()).chunk_shape(&cs))
+        self.create_data_var(
+            name,
+            &coords,
+            DataVarSpec::new(d.dtype.clone()).chunk_shape(&cs),
+        )
     }
 
     /// Writes through a label selection (Python `var.loc[...] = data`).
@@ -444,7 +453,7 @@ impl<A: Access> Dataset<A> {
             if let Some(a) = m.axis {
                 spec = spec.axis(a);
             }
-            if m.len() > 0 {
+            if !m.is_empty() {
                 spec = spec.data(self.coord_values(c)?.as_ref().clone());
             }
             out.create_coord(c, spec)?;
@@ -459,12 +468,14 @@ impl<A: Access> Dataset<A> {
         }
         out.meta.crs = self.meta.crs.clone();
         for d in &data_vars {
-            let dv = self.variable(d)?.as_data_var().cloned().ok_or_else(|| {
-                CoreError::NotFound {
-                    kind: "data variable",
-                    name: d.clone(),
-                }
-            })?;
+            let dv =
+                self.variable(d)?
+                    .as_data_var()
+                    .cloned()
+                    .ok_or_else(|| CoreError::NotFound {
+                        kind: "data variable",
+                        name: d.clone(),
+                    })?;
             let coords_of: Vec<&str> = dv.coords.iter().map(String::as_str).collect();
             let cs: Vec<usize> = dv.chunk_shape.iter().map(|&c| c as usize).collect();
             let mut dtype = dv.dtype.clone();
@@ -481,8 +492,7 @@ impl<A: Access> Dataset<A> {
             }
             if all_zero {
                 let region: Vec<std::ops::Range<usize>> = shape.iter().map(|&n| 0..n).collect();
-                let keys =
-                    crate::io::region_keys(d, &region, &vec![0; shape.len()], &cs);
+                let keys = crate::io::region_keys(d, &region, &vec![0; shape.len()], &cs);
                 let values = self.store()?.get_many(&keys)?;
                 let w = out.writer_mut()?;
                 for (k, v) in keys.iter().zip(values) {

@@ -24,13 +24,21 @@ fn cell(a: &ArrayData, i: usize, dt: &DataType) -> String {
             DataType::DateTime { unit, .. } => crate::time::format_ticks(t.0, *unit),
             _ => t.0.to_string(),
         }),
-        ArrayData::Str(x) => x.iter().nth(i).map(|s| s.clone().unwrap_or_else(|| "None".into())),
+        ArrayData::Str(x) => x
+            .iter()
+            .nth(i)
+            .map(|s| s.clone().unwrap_or_else(|| "None".into())),
         ArrayData::Geometry(x) => x
             .iter()
             .nth(i)
             .map(|g| g.as_str().unwrap_or("None").to_owned()),
-        ArrayData::Bool(x) => x.iter().nth(i).map(|b| if *b { "True" } else { "False" }.into()),
-        other => cfdb_codec::with_array_data!(other, x => x.iter().nth(i).map(|v| format!("{v:?}"))),
+        ArrayData::Bool(x) => x
+            .iter()
+            .nth(i)
+            .map(|b| if *b { "True" } else { "False" }.into()),
+        other => {
+            cfdb_codec::with_array_data!(other, x => x.iter().nth(i).map(|v| format!("{v:?}")))
+        }
     }
     .unwrap_or_default()
 }
@@ -43,7 +51,11 @@ fn first_last<A: Access>(ds: &Dataset<A>, name: &str) -> String {
     if n == 0 {
         return String::new();
     }
-    format!("{} ... {}", cell(&values, 0, &dt), cell(&values, n - 1, &dt))
+    format!(
+        "{} ... {}",
+        cell(&values, 0, &dt),
+        cell(&values, n - 1, &dt)
+    )
 }
 
 fn attr_text(v: &Value) -> String {
@@ -80,12 +92,24 @@ impl<A: Access> fmt::Display for Dataset<A> {
             .map(|m| format!("{:.1} MB", m.len() as f64 * 1e-6))
             .unwrap_or_else(|_| "NA".into());
         line(f, "file size:", &size)?;
-        line(f, "writable:", if self.writable() { "True" } else { "False" })?;
+        line(
+            f,
+            "writable:",
+            if self.writable() { "True" } else { "False" },
+        )?;
         writeln!(f, "Coordinates:")?;
         for c in self.coord_names() {
-            let len = self.var_shape(c).ok().and_then(|s| s.first().copied()).unwrap_or(0);
+            let len = self
+                .var_shape(c)
+                .ok()
+                .and_then(|s| s.first().copied())
+                .unwrap_or(0);
             let dt = self.dtype(c).map(|d| d.name()).unwrap_or_default();
-            line(f, &format!("    {c}"), &format!("({len}) {dt} {}", first_last(self, c)))?;
+            line(
+                f,
+                &format!("    {c}"),
+                &format!("({len}) {dt} {}", first_last(self, c)),
+            )?;
         }
         writeln!(f, "Data Variables:")?;
         for d in self.data_var_names() {
@@ -104,23 +128,51 @@ impl<A: Access> fmt::Display for Dataset<A> {
 impl<A: Access> fmt::Display for DataVar<'_, A> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let ds = self.dataset();
-        let kind = if self.is_coord() { "Coordinate" } else { "DataVariable" };
+        let kind = if self.is_coord() {
+            "Coordinate"
+        } else {
+            "DataVariable"
+        };
         writeln!(f, "<cfdb.{kind}>")?;
         line(f, "name:", self.name())?;
-        line(f, "dtype:", &self.dtype().map(|d| d.name()).unwrap_or_default())?;
+        line(
+            f,
+            "dtype:",
+            &self.dtype().map(|d| d.name()).unwrap_or_default(),
+        )?;
         if self.is_coord() {
             line(f, "shape:", &format!("{:?}", self.shape()))?;
-            line(f, "chunk shape:", &format!("{:?}", self.chunk_shape().unwrap_or_default()))?;
+            line(
+                f,
+                "chunk shape:",
+                &format!("{:?}", self.chunk_shape().unwrap_or_default()),
+            )?;
             line(f, "values:", &first_last(ds, self.name()))?;
         } else {
-            line(f, "dims order:", &format!("({})", self.coord_names().join(", ")))?;
+            line(
+                f,
+                "dims order:",
+                &format!("({})", self.coord_names().join(", ")),
+            )?;
             line(f, "shape:", &format!("{:?}", self.shape()))?;
-            line(f, "chunk shape:", &format!("{:?}", self.chunk_shape().unwrap_or_default()))?;
+            line(
+                f,
+                "chunk shape:",
+                &format!("{:?}", self.chunk_shape().unwrap_or_default()),
+            )?;
             writeln!(f, "Coordinates:")?;
             for c in self.coord_names() {
-                let len = ds.var_shape(c).ok().and_then(|s| s.first().copied()).unwrap_or(0);
+                let len = ds
+                    .var_shape(c)
+                    .ok()
+                    .and_then(|s| s.first().copied())
+                    .unwrap_or(0);
                 let dt = ds.dtype(c).map(|d| d.name()).unwrap_or_default();
-                line(f, &format!("    {c}"), &format!("({len}) {dt} {}", first_last(ds, c)))?;
+                line(
+                    f,
+                    &format!("    {c}"),
+                    &format!("({len}) {dt} {}", first_last(ds, c)),
+                )?;
             }
         }
         writeln!(f, "Attributes:")?;

@@ -147,7 +147,12 @@ pub fn format_ticks(ticks: i64, unit: DatetimeUnit) -> String {
                 DatetimeUnit::Femtoseconds => 15,
                 _ => 18,
             };
-            (secs.div_euclid(86400), secs.rem_euclid(86400), t.rem_euclid(ps), digits)
+            (
+                secs.div_euclid(86400),
+                secs.rem_euclid(86400),
+                t.rem_euclid(ps),
+                digits,
+            )
         }
     };
     let (y, m, d) = civil_from_days(days as i64);
@@ -187,8 +192,14 @@ mod tests {
         assert_eq!(parse_ticks("1970-02", Months), Some(1));
         assert_eq!(parse_ticks("1969-12-31T23", Hours), Some(-1));
         assert_eq!(parse_ticks("1969-12-31T12", Days), Some(-1));
-        assert_eq!(parse_ticks("1970-01-01T00:00:01.5", Milliseconds), Some(1500));
-        assert_eq!(parse_ticks("1970-01-01T00:00:00.000000001", Nanoseconds), Some(1));
+        assert_eq!(
+            parse_ticks("1970-01-01T00:00:01.5", Milliseconds),
+            Some(1500)
+        );
+        assert_eq!(
+            parse_ticks("1970-01-01T00:00:00.000000001", Nanoseconds),
+            Some(1)
+        );
         assert_eq!(parse_ticks("1970-01-08", Weeks), Some(1));
         assert_eq!(parse_ticks("nonsense", Days), None);
         assert_eq!(parse_ticks("2020-13-01", Days), None);

@@ -356,7 +356,8 @@ impl<'a, A: Access> DatasetView<'a, A> {
             let w = self.window_of(c)?;
             let coords = [c.to_owned()];
             let r = resolve_sel(&Sel::from(idx.into()), &[w.end - w.start], c, &coords)?;
-            out.windows.insert(c.to_owned(), w.start + r[0].start..w.start + r[0].end);
+            out.windows
+                .insert(c.to_owned(), w.start + r[0].start..w.start + r[0].end);
         }
         Ok(out)
     }

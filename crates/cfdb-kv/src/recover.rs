@@ -99,9 +99,12 @@ fn overruns<S: Source + ?Sized>(layout: &Layout<'_>, src: &S, at: u64) -> bool {
         return true;
     }
     let mut buf = [0u8; 32];
-    let Some(b) = buf.get_mut(..hl as usize) else { return false };
+    let Some(b) = buf.get_mut(..hl as usize) else {
+        return false;
+    };
     if src.read_exact_at(at, b).is_err() {
         return true;
     }
-    crate::format::BlockHead::parse(layout.header, b).is_some_and(|h| at + h.block_len(layout.header) > len)
+    crate::format::BlockHead::parse(layout.header, b)
+        .is_some_and(|h| at + h.block_len(layout.header) > len)
 }

@@ -1199,7 +1199,11 @@ fn is_unclean(file: &File, path: &Path, h: &Header, len: u64) -> Result<bool> {
 fn recover(file: &File, path: &Path, mut h: Header) -> Result<Header> {
     let len = file.metadata().map_err(io_err(path))?.len();
     let regions = h.regions(len);
-    let layout = Layout { header: &h, regions: &regions, path };
+    let layout = Layout {
+        header: &h,
+        regions: &regions,
+        path,
+    };
     let src = FileSource { file, len };
     let index_end = h.index_offset() + h.index_len();
     if index_end > len {
@@ -1207,7 +1211,10 @@ fn recover(file: &File, path: &Path, mut h: Header) -> Result<Header> {
         // at or after its start, and what was written of it holds only index values.
         let start = h.index_offset();
         if regions.iter().any(|r| r.1 > start) {
-            return Err(layout.corrupted(start, "the bucket index overlaps data (damaged n_buckets or layout?)"));
+            return Err(layout.corrupted(
+                start,
+                "the bucket index overlaps data (damaged n_buckets or layout?)",
+            ));
         }
         let mut raw = vec![0u8; (len.saturating_sub(start) / PTR_LEN * PTR_LEN) as usize];
         file.read_exact_at(&mut raw, start).map_err(io_err(path))?;
@@ -1224,11 +1231,15 @@ fn recover(file: &File, path: &Path, mut h: Header) -> Result<Header> {
             c.index_offset == h.index_offset() && c.n_buckets == h.n_buckets && t >= c.eof
         });
         if regions.last().map(|r| r.1) != Some(len) || !(s.torn_overruns || after_clean_close) {
-            return Err(layout.corrupted(t, "damaged block that a crash cannot explain; not truncating"));
+            return Err(layout.corrupted(
+                t,
+                "damaged block that a crash cannot explain; not truncating",
+            ));
         }
     }
     if h.n_keys != DIRTY {
-        file.write_all_at(&DIRTY.to_le_bytes(), 33).map_err(io_err(path))?;
+        file.write_all_at(&DIRTY.to_le_bytes(), 33)
+            .map_err(io_err(path))?;
         file.sync_data().map_err(io_err(path))?;
     }
     failpoint("recover.after_mark");

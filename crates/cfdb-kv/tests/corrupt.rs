@@ -7,7 +7,10 @@ use cfdb_kv::{KvError, Mode, OpenOptions, Reader, Writer};
 /// A small file with overwrites, a delete, metadata, growth and data after the index.
 fn sample(dir: &Path) -> Vec<u8> {
     let path = dir.join("sample.blt");
-    let mut w = OpenOptions::new().n_buckets(6).open(&path, Mode::New).unwrap();
+    let mut w = OpenOptions::new()
+        .n_buckets(6)
+        .open(&path, Mode::New)
+        .unwrap();
     for i in 0..9u32 {
         w.set(format!("key{i}"), format!("value{i}")).unwrap();
     }
@@ -25,7 +28,10 @@ fn sample(dir: &Path) -> Vec<u8> {
 /// Reads everything a reader can reach; returns an error instead of panicking.
 fn read_all(r: &Reader) -> Result<usize, KvError> {
     let mut n = 0;
-    let keys: Vec<Vec<u8>> = r.items().map(|i| i.map(|i| i.key.to_vec())).collect::<Result<_, _>>()?;
+    let keys: Vec<Vec<u8>> = r
+        .items()
+        .map(|i| i.map(|i| i.key.to_vec()))
+        .collect::<Result<_, _>>()?;
     for k in &keys {
         r.get(k)?;
         n += 1;
@@ -106,7 +112,10 @@ fn block_positions(bytes: &[u8]) -> Vec<usize> {
 
 fn eleven_bucket_file(dir: &Path) -> Vec<u8> {
     let path = dir.join("e.blt");
-    let mut w = OpenOptions::new().n_buckets(11).open(&path, Mode::New).unwrap();
+    let mut w = OpenOptions::new()
+        .n_buckets(11)
+        .open(&path, Mode::New)
+        .unwrap();
     for i in 0..10u32 {
         w.set(format!("k{i}"), b"v").unwrap();
     }
@@ -132,7 +141,10 @@ fn a_chain_that_cycles_is_reported() {
             Ok(None) => {}
             Ok(Some(v)) => panic!("absent key {i} read as {v:?}"),
             Err(e) => {
-                assert!(matches!(e, KvError::Corrupted { ref reason, .. } if reason.contains("cycle")), "{e}");
+                assert!(
+                    matches!(e, KvError::Corrupted { ref reason, .. } if reason.contains("cycle")),
+                    "{e}"
+                );
                 cycles += 1;
             }
         }
@@ -150,7 +162,16 @@ fn an_index_pointing_past_eof_is_reported() {
     }
     let r = Reader::from_bytes(bytes).unwrap();
     let e = r.get(b"k1").unwrap_err();
-    assert!(matches!(e, KvError::Corrupted { offset: 0xffffff, .. }), "{e}");
+    assert!(
+        matches!(
+            e,
+            KvError::Corrupted {
+                offset: 0xffffff,
+                ..
+            }
+        ),
+        "{e}"
+    );
     assert!(e.to_string().contains("outside every data region"));
 }
 
@@ -161,8 +182,14 @@ fn a_block_that_overruns_its_region_is_reported() {
     let first = block_positions(&bytes)[0];
     bytes[first + 21..first + 25].copy_from_slice(&u32::MAX.to_le_bytes());
     let r = Reader::from_bytes(bytes).unwrap();
-    let err = r.items().find_map(Result::err).expect("iteration reports the damage");
-    assert!(matches!(err, KvError::Corrupted { offset, .. } if offset == first as u64), "{err}");
+    let err = r
+        .items()
+        .find_map(Result::err)
+        .expect("iteration reports the damage");
+    assert!(
+        matches!(err, KvError::Corrupted { offset, .. } if offset == first as u64),
+        "{err}"
+    );
 }
 
 #[test]
@@ -174,6 +201,12 @@ fn a_bit_flipped_header_is_refused_with_the_file_name() {
     std::fs::write(&path, &bytes).unwrap();
     let e = Reader::open(&path).unwrap_err();
     assert!(matches!(e, KvError::NotBooklet { .. }));
-    assert!(e.to_string().contains("flipped.blt") && e.to_string().contains("magic"), "{e}");
-    assert!(matches!(Writer::open(&path, Mode::Write), Err(KvError::NotBooklet { .. })));
+    assert!(
+        e.to_string().contains("flipped.blt") && e.to_string().contains("magic"),
+        "{e}"
+    );
+    assert!(matches!(
+        Writer::open(&path, Mode::Write),
+        Err(KvError::NotBooklet { .. })
+    ));
 }
