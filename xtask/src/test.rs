@@ -61,7 +61,7 @@ pub(crate) fn cmd(mut args: Args) -> Result<()> {
                 .env("CFDB_INTEROP_PYTHON", py)
                 .cwd(&root);
             if soak {
-                c = c.env("CFDB_CRASH_ITERS", "2000");
+                c = c.env("CFDB_CRASH_ITERS", "2000").env("CFDB_SOAK", "1");
             }
             c.run()
         })?;

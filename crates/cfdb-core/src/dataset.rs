@@ -161,11 +161,25 @@ impl OpenOptions {
             OpenMode::Create => cfdb_kv::Mode::Create,
             OpenMode::New => cfdb_kv::Mode::New,
         };
+        // An existing file must already be a dataset (Python refuses an empty file and a
+        // booklet without metadata with every flag but 'n').
+        let existed = match std::fs::metadata(path) {
+            Ok(m) if m.len() == 0 && mode != OpenMode::New => {
+                return Err(CoreError::NotADataset {
+                    path: path.to_path_buf(),
+                });
+            }
+            Ok(_) => mode != OpenMode::New,
+            Err(_) => false,
+        };
         let mut writer = wo.open(path, kv_mode)?;
         match writer.metadata()? {
-            Some(bytes) if mode != OpenMode::New => {
+            Some(bytes) if existed => {
                 Dataset::from_parts(path, Store::Write(writer), &bytes, false)
             }
+            None if existed => Err(CoreError::NotADataset {
+                path: path.to_path_buf(),
+            }),
             _ => {
                 let level = self.compression_level.unwrap_or(1);
                 let meta = SysMeta::new(self.dataset_type, self.compression, level);
@@ -840,6 +854,32 @@ pub(crate) fn convert_kind(var: &str, data: ArrayData, kind: ElementKind) -> Res
     }
 }
 
+/// Rewrites geometry WKT the way cfdb stores it: GEOS text rounded to the dtype's precision
+/// (any valid WKT is accepted as input).
+pub(crate) fn format_geometries(var: &str, data: ArrayData, precision: i64) -> Result<ArrayData> {
+    let ArrayData::Geometry(a) = data else {
+        return Ok(data);
+    };
+    let mut out = Vec::with_capacity(a.len());
+    for g in a.iter() {
+        out.push(
+            match g.to_geo().map_err(|source| CoreError::Codec {
+                path: PathBuf::new(),
+                var: var.to_owned(),
+                key: None,
+                source,
+            })? {
+                Some(geo) => cfdb_codec::WktGeometry::from_geo(&geo, precision),
+                None => cfdb_codec::WktGeometry(None),
+            },
+        );
+    }
+    let shape = a.shape().to_vec();
+    ndarray::ArrayD::from_shape_vec(shape, out)
+        .map(ArrayData::Geometry)
+        .map_err(|e| CoreError::Invalid(e.to_string()))
+}
+
 #[allow(clippy::panic)]
 fn unreachable_vals() -> ! {
     panic!("checked above")
@@ -1010,7 +1050,10 @@ impl Dataset<ReadWrite> {
                         ),
                     });
                 }
-                let data = convert_kind(name, data, kind)?;
+                let mut data = convert_kind(name, data, kind)?;
+                if let DataType::Geometry { precision, .. } = dtype {
+                    data = format_geometries(name, data, precision)?;
+                }
                 let mut vals = Vals::from_array(name, &data)?;
                 vals.sort_unique(name)?;
                 let step = match spec.step {
@@ -1184,6 +1227,11 @@ impl Dataset<ReadWrite> {
                 expected: kind.to_string(),
                 actual: T::KIND.to_string(),
             });
+        }
+        if let DataType::Geometry { precision, .. } = var.codec.dtype() {
+            let formatted = format_geometries(name, T::wrap(data.to_owned()), *precision)?;
+            let store = self.store_mut()?;
+            return with_array_data!(&formatted, a => io::write_region(store, &var, region, &a.view(), false));
         }
         let store = self.store_mut()?;
         io::write_region(store, &var, region, &data, false)

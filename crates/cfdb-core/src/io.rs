@@ -9,7 +9,7 @@ use std::ops::Range;
 use std::path::PathBuf;
 
 use cfdb_codec::{ArrayData, ChunkCodec, Element, with_array_data};
-use ndarray::{ArrayD, ArrayViewD, ArrayViewMutD, IxDyn, Slice};
+use ndarray::{ArrayD, ArrayViewD, ArrayViewMutD, Slice};
 use rayon::prelude::*;
 
 use crate::error::{CoreError, Result};
@@ -213,22 +213,27 @@ fn encode_part<T: Element>(
             }
             _ => var.codec.blank_stored(),
         };
-        let mut new_full = ArrayD::from_elem(IxDyn(cs), T::blank());
-        assign(
-            &mut new_full.view_mut(),
-            &part.in_chunk,
-            data,
-            &part.in_region,
-        );
-        let new_payload = var.codec.encode_payload(&T::wrap(new_full)).map_err(err)?;
-        let new_stored = var.codec.decode_stored_payload(&new_payload).map_err(err)?;
-        let r = part.in_chunk.as_slice();
+        // Encode only the written cells (a codec for the sub-block's shape), so cells outside
+        // the write are never encoded: a blank that is not encodable (a packed integer whose
+        // offset is above 0) cannot fail the write, as in Python.
+        let sub: Vec<usize> = part.in_chunk.iter().map(|r| r.end - r.start).collect();
+        let sub_codec = ChunkCodec::new(
+            var.codec.dtype().clone(),
+            var.codec.compression(),
+            var.codec.level(),
+            &sub,
+        )
+        .map_err(err)?;
+        let block = data.slice_each_axis(slice_of(&part.in_region)).to_owned();
+        let new_payload = sub_codec.encode_payload(&T::wrap(block)).map_err(err)?;
+        let new_stored = sub_codec.decode_stored_payload(&new_payload).map_err(err)?;
+        let full: Vec<Range<usize>> = sub.iter().map(|&n| 0..n).collect();
         with_array_data!(&mut stored, dst => {
             let src = view_like(dst, &new_stored).ok_or_else(|| err(cfdb_codec::CodecError::ArrayMismatch {
                 expected: new_stored.kind().to_string(),
                 actual: "stored chunk".to_owned(),
             }))?;
-            assign(&mut dst.view_mut(), r, &src.view(), r);
+            assign(&mut dst.view_mut(), &part.in_chunk, &src.view(), &full);
         });
         let payload = var.codec.encode_stored_payload(&stored).map_err(err)?;
         var.codec.compress_payload(&payload).map_err(err)?

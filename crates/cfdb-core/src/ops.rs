@@ -26,7 +26,10 @@ impl Dataset<ReadWrite> {
     fn extend_coord(&mut self, name: &str, data: ArrayDataArg, at_end: bool) -> Result<usize> {
         let dt = self.dtype(name)?;
         let kind = dt.element_kind();
-        let data = crate::dataset::convert_kind(name, data.0, kind)?;
+        let mut data = crate::dataset::convert_kind(name, data.0, kind)?;
+        if let DataType::Geometry { precision, .. } = dt {
+            data = crate::dataset::format_geometries(name, data, precision)?;
+        }
         if data.shape().len() != 1 {
             return Err(CoreError::InvalidCoordData {
                 coord: name.to_owned(),

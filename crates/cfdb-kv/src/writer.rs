@@ -1205,6 +1205,14 @@ fn recover(file: &File, path: &Path, mut h: Header) -> Result<Header> {
         path,
     };
     let src = FileSource { file, len };
+    if h.index_offset() > len {
+        // Growth writes the skip block before the header points past it, so no crash leaves
+        // an index that starts beyond the end of the file: this is damage, not a crash.
+        return Err(layout.corrupted(
+            h.index_offset(),
+            "the bucket index starts past the end of the file",
+        ));
+    }
     let index_end = h.index_offset() + h.index_len();
     if index_end > len {
         // Only an interrupted creation or growth leaves the index cut short; then no data lies
