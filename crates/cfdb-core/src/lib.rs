@@ -58,7 +58,7 @@ pub use io::instrument;
 pub use loc::{Label, LocIndex, LocSel};
 pub use select::{Index, Sel};
 pub use templates::{CoordTemplate, DataVarTemplate};
-pub use var::{Coord, DataVar, DatasetView};
+pub use var::{ChunkIter, Coord, DataVar, DatasetView};
 
 pub use cfdb_codec::{ArrayData, DataType, Datetime64, Element, WktGeometry};
 pub use cfdb_models::{Axis, Compression, DataTypeMeta, DatasetType};
