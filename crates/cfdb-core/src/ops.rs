@@ -60,8 +60,10 @@ impl Dataset<ReadWrite> {
 
     /// Appends values to a coordinate (Python `coord.append`): sorted, all greater than the
     /// last value, unique; with a step, spaced by it, the gap to the current end filled.
-    /// Data variables on the coordinate grow; their new cells read as blank. Returns how many
-    /// values were added (gap fill included).
+    /// Data variables on the coordinate grow; their new cells read as blank, except where a
+    /// [`truncate`](Self::truncate) left old values in a boundary chunk (Python shows those
+    /// again too, `cfdb-format.md` §9.5). Returns how many values were added (gap fill
+    /// included).
     pub fn append(&mut self, coord: &str, data: impl Into<ArrayDataArg>) -> Result<usize> {
         self.extend_coord(coord, data.into(), true)
     }
