@@ -953,7 +953,8 @@ impl Writer {
 
     /// Compacts the file: drops dead blocks and, when `cutoff_us` is given, the user items with
     /// a timestamp strictly older than it (except `keep_keys`). Hidden keys always survive.
-    /// Returns how many live user items were removed.
+    /// Returns how many blocks were removed: dead ones (overwritten or deleted values) plus the
+    /// items older than the cutoff, as booklet's `prune` counts them.
     ///
     /// The compacted file is written to a sidecar (`<file>.cfdbkv-prune`) and fsynced before
     /// the original is touched; a crash while copying it back is finished at the next open.
@@ -982,6 +983,8 @@ impl Writer {
         ) {
             let b = b?;
             if b.head.next == 0 {
+                // a dead (overwritten or deleted) block: counted, as booklet counts it
+                removed += 1;
                 continue;
             }
             let hidden = is_hidden_hash(&b.head.hash);
