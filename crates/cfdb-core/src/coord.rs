@@ -264,7 +264,7 @@ impl Vals {
                     if let Some(StepValue::F(s)) = step {
                         let gap = if at_end { first - edge } else { edge - last };
                         let k = (gap / s).round();
-                        if k < 1.0 || !is_close(gap, k * s) {
+                        if k < 1.0 || !is_close(gap / s, k) {
                             return Err(bad(
                                 coord,
                                 format!(

@@ -41,6 +41,7 @@ mod grid;
 mod io;
 mod loc;
 mod ops;
+mod period;
 mod repr;
 mod select;
 pub mod templates;
@@ -56,9 +57,10 @@ pub use error::{CoreError, Result};
 #[cfg(feature = "instrument")]
 pub use io::instrument;
 pub use loc::{Label, LocIndex, LocSel};
+pub use period::Period;
 pub use select::{Index, Sel};
 pub use templates::{CoordTemplate, DataVarTemplate};
-pub use var::{ChunkIter, Coord, DataVar, DatasetView};
+pub use var::{ChunkIter, Coord, DataVar, DatasetChunk, DatasetView, GroupBy};
 
 pub use cfdb_codec::{ArrayData, DataType, Datetime64, Element, WktGeometry};
 pub use cfdb_models::{Axis, Compression, DataTypeMeta, DatasetType};

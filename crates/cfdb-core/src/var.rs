@@ -428,6 +428,17 @@ impl<'a, A: Access> DatasetView<'a, A> {
     }
 }
 
+/// How [`DataVar::groupby`] splits one coordinate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GroupBy {
+    /// One group per value (Python `groupby('lat')`).
+    Each,
+    /// Groups of this many values.
+    Size(usize),
+    /// Calendar periods of a datetime coordinate (`'D'`, `'7D'`, `'M'`, ...).
+    Period(crate::Period),
+}
+
 /// Chunks decoded ahead per batch by [`ChunkIter`] (in parallel on the rayon pool).
 const ITER_BATCH: usize = 8;
 
@@ -442,6 +453,7 @@ pub struct ChunkIter<'a, A: Access> {
     parts: std::vec::IntoIter<Vec<Range<usize>>>,
     ready: std::collections::VecDeque<(Vec<Range<usize>>, ArrayData)>,
     with_data: bool,
+    batch: usize,
 }
 
 impl<'a, A: Access> DataVar<'a, A> {
@@ -486,19 +498,168 @@ impl<'a, A: Access> DataVar<'a, A> {
     }
 
     fn chunk_iter(&self, with_data: bool) -> Result<ChunkIter<'a, A>> {
-        Ok(ChunkIter {
+        Ok(self.regions_iter(self.chunk_regions()?, with_data, ITER_BATCH))
+    }
+
+    /// Iterates over given regions (relative to the window), decoding `batch` ahead.
+    fn regions_iter(
+        &self,
+        regions: Vec<Vec<Range<usize>>>,
+        with_data: bool,
+        batch: usize,
+    ) -> ChunkIter<'a, A> {
+        ChunkIter {
             var: self.clone(),
-            parts: self.chunk_regions()?.into_iter(),
+            parts: regions.into_iter(),
             ready: std::collections::VecDeque::new(),
             with_data,
-        })
+            batch: batch.max(1),
+        }
+    }
+
+    /// Rechunked iteration (Python `var.iter_chunks({coord: size}, max_mem)`): target chunks of
+    /// `size` along the named coordinates and the full window length along the others, in C
+    /// order of the target grid, edge chunks clipped. `max_mem` bounds the target chunks decoded
+    /// ahead (at least one is always held).
+    ///
+    /// ```
+    /// # use cfdb_core::{create, sel, CoordSpec, DataVarSpec};
+    /// # use cfdb_models::DataTypeMeta;
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let mut ds = create(dir.path().join("a.cfdb"))?;
+    /// # ds.create_coord("x", CoordSpec::new(DataTypeMeta::new("int64")).data(ndarray::Array1::from_iter(0..10i64).into_dyn()))?;
+    /// # ds.create_coord("y", CoordSpec::new(DataTypeMeta::new("int64")).data(ndarray::Array1::from_iter(0..3i64).into_dyn()))?;
+    /// # ds.create_data_var("v", &["x", "y"], DataVarSpec::new(DataTypeMeta::new("int64")).chunk_shape(&[4, 3]))?;
+    /// let v = ds.data_var("v")?;
+    /// let regions: Vec<_> = v.iter_chunks_with(&[("x", 6)], 1 << 29)?.map(|r| r.unwrap().0).collect();
+    /// assert_eq!(regions, vec![vec![0..6, 0..3], vec![6..10, 0..3]]);
+    /// # Ok::<(), cfdb_core::CoreError>(())
+    /// ```
+    pub fn iter_chunks_with(
+        &self,
+        chunk: &[(&str, usize)],
+        max_mem: usize,
+    ) -> Result<ChunkIter<'a, A>> {
+        let spec: Vec<(&str, GroupBy)> =
+            chunk.iter().map(|(c, n)| (*c, GroupBy::Size(*n))).collect();
+        self.groupby(&spec, max_mem)
+    }
+
+    /// Groups (Python `var.groupby`): per named coordinate, each value ([`GroupBy::Each`]), a
+    /// fixed size, or a time [`Period`](crate::Period) on a datetime coordinate (at most one);
+    /// other coordinates keep their full window length. Yields `(region, data)` per group in C
+    /// order, with the groups of `algorithms.md` §5 (fast path and calendar path give the same
+    /// groups).
+    pub fn groupby(&self, spec: &[(&str, GroupBy)], max_mem: usize) -> Result<ChunkIter<'a, A>> {
+        let shape = self.shape();
+        let mut per_dim: Vec<Vec<Range<usize>>> = shape
+            .iter()
+            .map(|&n| std::iter::once(0..n).collect())
+            .collect();
+        let mut n_periods = 0;
+        let mut irregular = None;
+        for (name, g) in spec {
+            let d =
+                self.coords
+                    .iter()
+                    .position(|c| c == name)
+                    .ok_or_else(|| CoreError::NotFound {
+                        kind: "coordinate of this variable",
+                        name: (*name).to_owned(),
+                    })?;
+            let n = shape[d];
+            per_dim[d] = match g {
+                GroupBy::Each => (0..n).map(|i| i..i + 1).collect(),
+                GroupBy::Size(0) => {
+                    return Err(CoreError::Invalid(format!(
+                        "variable {:?}: chunk size 0 for coordinate {name:?}",
+                        self.name
+                    )));
+                }
+                GroupBy::Size(k) => (0..n).step_by(*k).map(|i| i..(i + k).min(n)).collect(),
+                GroupBy::Period(p) => {
+                    n_periods += 1;
+                    if n_periods > 1 {
+                        return Err(CoreError::Invalid(
+                            "only one coordinate can be grouped by a time period".to_owned(),
+                        ));
+                    }
+                    let DataType::DateTime { unit, .. } = self.ds.dtype(name)? else {
+                        return Err(CoreError::Invalid(format!(
+                            "coordinate {name:?} is not a datetime coordinate; periods need one"
+                        )));
+                    };
+                    let all = self.ds.coord_values(name)?;
+                    let ArrayData::DateTime(t) = all.as_ref() else {
+                        return Err(CoreError::Invalid(format!(
+                            "coordinate {name:?} holds no datetimes"
+                        )));
+                    };
+                    let w = &self.window[d];
+                    let ticks: Vec<i64> = t
+                        .iter()
+                        .skip(w.start)
+                        .take(w.end - w.start)
+                        .map(|x| x.0)
+                        .collect();
+                    let step = self
+                        .ds
+                        .coord_meta(name)?
+                        .step
+                        .as_ref()
+                        .and_then(serde_json::Number::as_i64);
+                    match crate::period::fast_chunk(*p, step, unit, ticks.first().copied()) {
+                        Some(k) => (0..n).step_by(k).map(|i| i..(i + k).min(n)).collect(),
+                        None => {
+                            irregular = Some(*name);
+                            crate::period::calendar_groups(&ticks, unit, *p)
+                        }
+                    }
+                }
+            };
+        }
+        if let Some(p) = irregular {
+            for (name, g) in spec {
+                if let GroupBy::Size(k) = g {
+                    let d = self.coords.iter().position(|c| c == name).unwrap_or(0);
+                    if *k != shape[d] {
+                        return Err(CoreError::Invalid(format!(
+                            "mixing the irregular time period groupby on {p:?} with chunk size {k} on \
+                             {name:?} is not supported; use the full length {}",
+                            shape[d]
+                        )));
+                    }
+                }
+            }
+        }
+        let mut regions = vec![Vec::new()];
+        for dim in &per_dim {
+            let mut next = Vec::with_capacity(regions.len() * dim.len());
+            for prefix in &regions {
+                for r in dim {
+                    let mut p: Vec<Range<usize>> = prefix.clone();
+                    p.push(r.clone());
+                    next.push(p);
+                }
+            }
+            regions = next;
+        }
+        let itemsize = self.dtype()?.stored_size().unwrap_or(16).max(1);
+        let biggest = regions
+            .iter()
+            .map(|r| r.iter().map(|x| x.len()).product::<usize>() * itemsize)
+            .max()
+            .unwrap_or(1)
+            .max(1);
+        let batch = (max_mem / biggest).clamp(1, ITER_BATCH);
+        Ok(self.regions_iter(regions, true, batch))
     }
 }
 
 impl<A: Access> ChunkIter<'_, A> {
     fn fill(&mut self) -> Result<()> {
         use rayon::prelude::*;
-        let batch: Vec<Vec<Range<usize>>> = self.parts.by_ref().take(ITER_BATCH).collect();
+        let batch: Vec<Vec<Range<usize>>> = self.parts.by_ref().take(self.batch).collect();
         if !self.with_data {
             self.ready.extend(
                 batch
@@ -524,11 +685,133 @@ impl<A: Access> Iterator for ChunkIter<'_, A> {
     type Item = Result<(Vec<Range<usize>>, ArrayData)>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        if self.ready.is_empty() {
-            if let Err(e) = self.fill() {
-                return Some(Err(e));
-            }
+        if self.ready.is_empty()
+            && let Err(e) = self.fill()
+        {
+            return Some(Err(e));
         }
         self.ready.pop_front().map(Ok)
+    }
+}
+
+impl<A: Access> DataVar<'_, A> {
+    /// Runs `f` on every chunk in parallel (Python `var.map`): storage chunks when `chunk` is
+    /// `None`, else the target chunks of [`iter_chunks_with`](Self::iter_chunks_with). Unlike
+    /// Python, `f` may be any closure and no data is copied between processes; never-written
+    /// chunks are passed as blanks on both paths. `n_workers` sizes a dedicated rayon pool
+    /// (default: the global pool). `None` results are dropped; results come in chunk order.
+    ///
+    /// ```
+    /// # use cfdb_core::{create, sel, CoordSpec, DataVarSpec};
+    /// # use cfdb_models::DataTypeMeta;
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let mut ds = create(dir.path().join("a.cfdb"))?;
+    /// # ds.create_coord("x", CoordSpec::new(DataTypeMeta::new("int64")).data(ndarray::Array1::from_iter(0..10i64).into_dyn()))?;
+    /// # ds.create_data_var("v", &["x"], DataVarSpec::new(DataTypeMeta::new("int64")).chunk_shape(&[4]))?;
+    /// # ds.write("v", sel![..], ndarray::Array1::from_iter(0..10i64).into_dyn().view())?;
+    /// let v = ds.data_var("v")?;
+    /// let sums = v.map(|_, d| Some(d.typed::<i64>().unwrap().sum()), None, Some(2))?;
+    /// assert_eq!(sums.iter().map(|(_, s)| s).sum::<i64>(), 45);
+    /// # Ok::<(), cfdb_core::CoreError>(())
+    /// ```
+    pub fn map<R, F>(
+        &self,
+        f: F,
+        chunk: Option<&[(&str, usize)]>,
+        n_workers: Option<usize>,
+    ) -> Result<Vec<(Vec<Range<usize>>, R)>>
+    where
+        R: Send,
+        F: Fn(&[Range<usize>], ArrayData) -> Option<R> + Sync,
+    {
+        use rayon::prelude::*;
+        let regions: Vec<Vec<Range<usize>>> = match chunk {
+            None => self.chunk_regions()?,
+            Some(c) => {
+                let spec: Vec<(&str, GroupBy)> =
+                    c.iter().map(|(n, k)| (*n, GroupBy::Size(*k))).collect();
+                self.groupby(&spec, 0)?.parts.collect()
+            }
+        };
+        let run = || -> Result<Vec<(Vec<Range<usize>>, R)>> {
+            let out: Vec<Option<(Vec<Range<usize>>, R)>> = regions
+                .into_par_iter()
+                .map(|r| {
+                    let abs = compose(&self.window, &r);
+                    let data = self.ds.read_region(&self.name, &abs)?;
+                    Ok(f(&r, data).map(|x| (r, x)))
+                })
+                .collect::<Result<_>>()?;
+            Ok(out.into_iter().flatten().collect())
+        };
+        match n_workers {
+            None => run(),
+            Some(n) => rayon::ThreadPoolBuilder::new()
+                .num_threads(n.max(1))
+                .build()
+                .map_err(|e| CoreError::Invalid(format!("cannot start {n} workers: {e}")))?
+                .install(run),
+        }
+    }
+}
+
+/// One step of [`Dataset::iter_chunks`]: the region per coordinate and the data per variable.
+pub type DatasetChunk = (HashMap<String, Range<usize>>, HashMap<String, ArrayData>);
+
+impl<A: Access> Dataset<A> {
+    /// Iterates several data variables in lockstep (Python `ds.iter_chunks`): target chunks of
+    /// `chunk` per named coordinate (full length elsewhere); all variables must have the same
+    /// coordinates and shape. `data_vars = None` means every data variable; `max_mem` is shared.
+    pub fn iter_chunks(
+        &self,
+        chunk: &[(&str, usize)],
+        data_vars: Option<&[&str]>,
+        max_mem: usize,
+    ) -> Result<impl Iterator<Item = Result<DatasetChunk>> + '_> {
+        let names: Vec<String> = match data_vars {
+            Some(v) => v.iter().map(|s| (*s).to_owned()).collect(),
+            None => self
+                .data_var_names()
+                .into_iter()
+                .map(str::to_owned)
+                .collect(),
+        };
+        let first = names
+            .first()
+            .ok_or_else(|| CoreError::Invalid("no data variables to iterate".to_owned()))?;
+        let coords = self.var_coords(first)?;
+        let shape = self.var_shape(first)?;
+        for n in &names {
+            self.data_var(n)?;
+            if self.var_coords(n)? != coords || self.var_shape(n)? != shape {
+                return Err(CoreError::Invalid(format!(
+                    "data variables {first:?} and {n:?} do not share coordinates and shape"
+                )));
+            }
+        }
+        let per_var = max_mem / names.len().max(1);
+        let mut iters = Vec::with_capacity(names.len());
+        for n in &names {
+            iters.push((
+                n.clone(),
+                self.data_var(n)?.iter_chunks_with(chunk, per_var)?,
+            ));
+        }
+        Ok(std::iter::from_fn(move || {
+            let mut regions = HashMap::new();
+            let mut data = HashMap::new();
+            for (n, it) in iters.iter_mut() {
+                match it.next()? {
+                    Ok((r, d)) => {
+                        if regions.is_empty() {
+                            regions = coords.iter().cloned().zip(r).collect();
+                        }
+                        data.insert(n.clone(), d);
+                    }
+                    Err(e) => return Some(Err(e)),
+                }
+            }
+            Some(Ok((regions, data)))
+        }))
     }
 }
