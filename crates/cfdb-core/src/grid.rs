@@ -123,6 +123,27 @@ pub(crate) fn chunk_parts(
     }
 }
 
+/// Per dimension, the lengths of the chunk overlaps of `region` in order (the bands that
+/// [`chunk_parts`] combines).
+pub(crate) fn band_lengths(
+    region: &[Range<usize>],
+    origins: &[i64],
+    chunk_shape: &[usize],
+) -> Vec<Vec<usize>> {
+    region
+        .iter()
+        .zip(origins)
+        .zip(chunk_shape)
+        .map(|((r, &o), &cs)| {
+            let lo = r.start as i64 + o;
+            let hi = r.end as i64 + o;
+            starts_1d(lo, hi, cs)
+                .map(|s| (hi.min(s + cs as i64) - lo.max(s)) as usize)
+                .collect()
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -112,14 +112,6 @@ pub mod instrument {
     }
 }
 
-fn decode_one(var: &VarIo, key: &str, bytes: &[u8]) -> Result<ArrayData> {
-    #[cfg(feature = "instrument")]
-    instrument::record();
-    var.codec
-        .decode(bytes)
-        .map_err(|e| var.codec_err(Some(key), e))
-}
-
 fn slice_of(r: &[Range<usize>]) -> impl Fn(ndarray::AxisDescription) -> Slice + '_ {
     move |ax| {
         let x = &r[ax.axis.index()];
@@ -138,8 +130,32 @@ fn assign<T: Clone>(
         .assign(&src.slice_each_axis(slice_of(src_r)));
 }
 
+/// Splits `view` into one disjoint mutable view per chunk part, in the C order of
+/// [`chunk_parts`]: along each axis at the parts' region boundaries.
+fn split_views<'v, T>(
+    view: ArrayViewMutD<'v, T>,
+    cuts: &[Vec<usize>],
+    axis: usize,
+    out: &mut Vec<ArrayViewMutD<'v, T>>,
+) {
+    if axis == cuts.len() {
+        out.push(view);
+        return;
+    }
+    let mut rest = view;
+    for &len in &cuts[axis] {
+        let (band, tail) = rest.split_at(ndarray::Axis(axis), len);
+        split_views(band, cuts, axis + 1, out);
+        rest = tail;
+    }
+}
+
 /// Reads `region` (index space) of a variable into `out` (shape = region lengths), which the
 /// caller has filled with the blank.
+///
+/// The output is split into one disjoint view per chunk; chunks are decompressed and decoded
+/// in parallel, each straight into a per-thread scratch chunk and copied into its view, so a
+/// read needs the output plus one chunk per thread.
 pub(crate) fn read_into<T: Element>(
     store: &Store,
     var: &VarIo,
@@ -147,31 +163,48 @@ pub(crate) fn read_into<T: Element>(
     out: &mut ArrayViewMutD<'_, T>,
 ) -> Result<()> {
     let parts = chunk_parts(region, &var.origins, var.chunk_shape());
+    let cuts = crate::grid::band_lengths(region, &var.origins, var.chunk_shape());
+    let mut views = Vec::with_capacity(parts.len());
+    split_views(out.view_mut(), &cuts, 0, &mut views);
+    if views.len() != parts.len() {
+        return Err(CoreError::Invalid(format!(
+            "internal: {} output views for {} chunks of {:?}",
+            views.len(),
+            parts.len(),
+            var.name
+        )));
+    }
+    let mut views = views.into_iter();
     for batch in parts.chunks(BATCH_CHUNKS) {
         let keys: Vec<String> = batch
             .iter()
             .map(|p| chunk_key(&var.name, &p.starts))
             .collect();
         let values = store.get_many(&keys)?;
-        let present: Vec<(usize, &[u8])> = values
-            .iter()
+        let work: Vec<(usize, ArrayViewMutD<'_, T>, &[u8])> = views
+            .by_ref()
+            .take(batch.len())
+            .zip(values.iter())
             .enumerate()
-            .filter_map(|(i, v)| v.as_deref().map(|b| (i, b)))
+            .filter_map(|(i, (v, b))| b.as_deref().map(|b| (i, v, b)))
             .collect();
-        let decoded: Vec<(usize, ArrayData)> = present
-            .par_iter()
-            .with_max_len(1)
-            .map(|&(i, b)| decode_one(var, &keys[i], b).map(|a| (i, a)))
-            .collect::<Result<_>>()?;
-        for (i, chunk) in decoded {
-            let part = &batch[i];
-            let src = T::view(&chunk).ok_or_else(|| CoreError::DtypeMismatch {
-                var: var.name.clone(),
-                expected: chunk.kind().to_string(),
-                actual: T::KIND.to_string(),
-            })?;
-            assign(out, &part.in_region, &src.view(), &part.in_chunk);
-        }
+        work.into_par_iter().with_max_len(1).try_for_each_init(
+            || (Vec::new(), var.codec.blank()),
+            |(scratch, chunk), (i, mut view, bytes)| -> Result<()> {
+                #[cfg(feature = "instrument")]
+                instrument::record();
+                var.codec
+                    .decode_into(bytes, scratch, chunk)
+                    .map_err(|e| var.codec_err(Some(&keys[i]), e))?;
+                let src = T::view(chunk).ok_or_else(|| CoreError::DtypeMismatch {
+                    var: var.name.clone(),
+                    expected: chunk.kind().to_string(),
+                    actual: T::KIND.to_string(),
+                })?;
+                view.assign(&src.slice_each_axis(slice_of(&batch[i].in_chunk)));
+                Ok(())
+            },
+        )?;
     }
     Ok(())
 }
