@@ -182,3 +182,28 @@ fn views_labels_and_repr() {
         "{vtext}"
     );
 }
+
+#[test]
+fn datasets_are_send_and_sync_and_read_from_many_threads() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<cfdb_core::Dataset<cfdb_core::ReadOnly>>();
+    assert_send_sync::<cfdb_core::Dataset<cfdb_core::ReadWrite>>();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a.cfdb");
+    build(&path);
+    let ds = open(&path).unwrap();
+    let whole = ds.data_var("v").unwrap().read::<i32>().unwrap();
+    std::thread::scope(|s| {
+        for t in 0..4 {
+            let ds = &ds;
+            let whole = &whole;
+            s.spawn(move || {
+                for _ in 0..20 {
+                    let w = ds.data_var("v").unwrap().select(sel![t % 4, ..]).unwrap();
+                    let got = w.read::<i32>().unwrap();
+                    assert_eq!(got.row(0), whole.row(t % 4));
+                }
+            });
+        }
+    });
+}
