@@ -60,7 +60,7 @@ pub use loc::{Label, LocIndex, LocSel};
 pub use period::Period;
 pub use select::{Index, Sel};
 pub use templates::{CoordTemplate, DataVarTemplate};
-pub use var::{ChunkIter, Coord, DataVar, DatasetChunk, DatasetView, GroupBy};
+pub use var::{ChunkIter, Coord, DataVar, DatasetChunk, DatasetView, GroupBy, RechunkIter};
 
 pub use cfdb_codec::{ArrayData, DataType, Datetime64, Element, WktGeometry};
 pub use cfdb_models::{Axis, Compression, DataTypeMeta, DatasetType};

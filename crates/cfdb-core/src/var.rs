@@ -428,6 +428,10 @@ impl<'a, A: Access> DatasetView<'a, A> {
     }
 }
 
+/// Group regions in C order, and the equivalent target chunk shape when every dimension is
+/// split regularly.
+type GroupPlan = (Vec<Vec<Range<usize>>>, Option<Vec<usize>>);
+
 /// How [`DataVar::groupby`] splits one coordinate.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum GroupBy {
@@ -539,7 +543,7 @@ impl<'a, A: Access> DataVar<'a, A> {
         &self,
         chunk: &[(&str, usize)],
         max_mem: usize,
-    ) -> Result<ChunkIter<'a, A>> {
+    ) -> Result<RechunkIter<'a>> {
         let spec: Vec<(&str, GroupBy)> =
             chunk.iter().map(|(c, n)| (*c, GroupBy::Size(*n))).collect();
         self.groupby(&spec, max_mem)
@@ -550,8 +554,30 @@ impl<'a, A: Access> DataVar<'a, A> {
     /// other coordinates keep their full window length. Yields `(region, data)` per group in C
     /// order, with the groups of `algorithms.md` §5 (fast path and calendar path give the same
     /// groups).
-    pub fn groupby(&self, spec: &[(&str, GroupBy)], max_mem: usize) -> Result<ChunkIter<'a, A>> {
+    pub fn groupby(&self, spec: &[(&str, GroupBy)], max_mem: usize) -> Result<RechunkIter<'a>> {
+        let (regions, target) = self.group_regions(spec)?;
+        if let Some(t) = target {
+            return self.rechunk(&t, max_mem);
+        }
+        let itemsize = self.itemsize()?;
+        let biggest = regions
+            .iter()
+            .map(|r| r.iter().map(|x| x.len()).product::<usize>() * itemsize)
+            .max()
+            .unwrap_or(1)
+            .max(1);
+        let batch = (max_mem / biggest).clamp(1, ITER_BATCH);
+        Ok(Box::new(self.regions_iter(regions, true, batch)))
+    }
+
+    /// The group regions of a spec (C order) and, when every dimension is split regularly
+    /// (no calendar period), the equivalent target chunk shape.
+    fn group_regions(
+        &self,
+        spec: &[(&str, GroupBy)],
+    ) -> Result<GroupPlan> {
         let shape = self.shape();
+        let mut target = shape.clone();
         let mut per_dim: Vec<Vec<Range<usize>>> = shape
             .iter()
             .map(|&n| std::iter::once(0..n).collect())
@@ -569,14 +595,20 @@ impl<'a, A: Access> DataVar<'a, A> {
                     })?;
             let n = shape[d];
             per_dim[d] = match g {
-                GroupBy::Each => (0..n).map(|i| i..i + 1).collect(),
+                GroupBy::Each => {
+                    target[d] = 1;
+                    (0..n).map(|i| i..i + 1).collect()
+                }
                 GroupBy::Size(0) => {
                     return Err(CoreError::Invalid(format!(
                         "variable {:?}: chunk size 0 for coordinate {name:?}",
                         self.name
                     )));
                 }
-                GroupBy::Size(k) => (0..n).step_by(*k).map(|i| i..(i + k).min(n)).collect(),
+                GroupBy::Size(k) => {
+                    target[d] = (*k).min(n.max(1));
+                    (0..n).step_by(*k).map(|i| i..(i + k).min(n)).collect()
+                }
                 GroupBy::Period(p) => {
                     n_periods += 1;
                     if n_periods > 1 {
@@ -609,7 +641,10 @@ impl<'a, A: Access> DataVar<'a, A> {
                         .as_ref()
                         .and_then(serde_json::Number::as_i64);
                     match crate::period::fast_chunk(*p, step, unit, ticks.first().copied()) {
-                        Some(k) => (0..n).step_by(k).map(|i| i..(i + k).min(n)).collect(),
+                        Some(k) => {
+                            target[d] = k.min(n.max(1));
+                            (0..n).step_by(k).map(|i| i..(i + k).min(n)).collect()
+                        }
                         None => {
                             irregular = Some(*name);
                             crate::period::calendar_groups(&ticks, unit, *p)
@@ -644,15 +679,8 @@ impl<'a, A: Access> DataVar<'a, A> {
             }
             regions = next;
         }
-        let itemsize = self.dtype()?.stored_size().unwrap_or(16).max(1);
-        let biggest = regions
-            .iter()
-            .map(|r| r.iter().map(|x| x.len()).product::<usize>() * itemsize)
-            .max()
-            .unwrap_or(1)
-            .max(1);
-        let batch = (max_mem / biggest).clamp(1, ITER_BATCH);
-        Ok(self.regions_iter(regions, true, batch))
+        let regular = irregular.is_none() && !shape.contains(&0);
+        Ok((regions, regular.then_some(target)))
     }
 }
 
@@ -730,7 +758,7 @@ impl<A: Access> DataVar<'_, A> {
             Some(c) => {
                 let spec: Vec<(&str, GroupBy)> =
                     c.iter().map(|(n, k)| (*n, GroupBy::Size(*k))).collect();
-                self.groupby(&spec, 0)?.parts.collect()
+                self.group_regions(&spec)?.0
             }
         };
         let run = || -> Result<Vec<(Vec<Range<usize>>, R)>> {
@@ -814,4 +842,146 @@ impl<A: Access> Dataset<A> {
             Some(Ok((regions, data)))
         }))
     }
+}
+
+/// Yields of [`DataVar::rechunk`]: target chunks (relative to the window) with their values.
+pub type RechunkIter<'a> = Box<dyn Iterator<Item = Result<(Vec<Range<usize>>, ArrayData)>> + 'a>;
+
+fn rechunk_err(e: cfdb_rechunk::RechunkError) -> CoreError {
+    CoreError::Invalid(e.to_string())
+}
+
+/// The rechunk planning API of a variable window (Python `var.rechunker()`): the same numbers as
+/// rechunkit 0.6.0 for the same variable, target and budget.
+impl<'a, A: Access> DataVar<'a, A> {
+    /// Element size used for planning: the stored width (packed code, else decoded), or an
+    /// estimate for strings (12) and geometries (60) (`algorithms.md` §4 allows a different
+    /// estimate for variable-length types; it changes plans, never data).
+    pub fn itemsize(&self) -> Result<usize> {
+        Ok(match self.dtype()? {
+            DataType::Str => 12,
+            DataType::Geometry { .. } => 60,
+            d => d.stored_size().unwrap_or(8),
+        })
+    }
+
+    /// Python `rechunker.guess_chunk_shape(target_chunk_size)` for the window's shape.
+    pub fn guess_chunk_shape(&self, target_chunk_size: usize) -> Result<Vec<usize>> {
+        cfdb_rechunk::guess_chunk_shape(&self.shape(), self.itemsize()?, target_chunk_size)
+            .map_err(rechunk_err)
+    }
+
+    /// Number of chunks of the storage chunk shape over the window's shape (`calc_n_chunks`;
+    /// like Python, a view counts its own shape in storage-chunk-sized pieces).
+    pub fn calc_n_chunks(&self) -> Result<u128> {
+        let shape = self.shape();
+        cfdb_rechunk::calc_n_chunks(&shape, &self.chunk_shape()?).map_err(rechunk_err)
+    }
+
+    /// The ideal read chunk shape for `target` (extent-clipped LCM).
+    pub fn calc_ideal_read_chunk_shape(&self, target: &[usize]) -> Result<Vec<usize>> {
+        let shape = self.shape();
+        cfdb_rechunk::calc_ideal_read_chunk_shape(&self.chunk_shape()?, target, Some(&shape))
+            .map_err(rechunk_err)
+    }
+
+    /// Bytes of the ideal read chunk for `target`.
+    pub fn calc_ideal_read_chunk_mem(&self, target: &[usize]) -> Result<u128> {
+        let ideal = self.calc_ideal_read_chunk_shape(target)?;
+        cfdb_rechunk::calc_ideal_read_chunk_mem(&ideal, self.itemsize()?).map_err(rechunk_err)
+    }
+
+    /// The source read chunk shape the planner picks for `target` under `max_mem`.
+    pub fn calc_source_read_chunk_shape(
+        &self,
+        target: &[usize],
+        max_mem: usize,
+    ) -> Result<Vec<usize>> {
+        let shape = self.shape();
+        cfdb_rechunk::calc_source_read_chunk_shape(
+            &self.chunk_shape()?,
+            target,
+            self.itemsize()?,
+            max_mem,
+            Some(&shape),
+            None,
+        )
+        .map_err(rechunk_err)
+    }
+
+    fn declared(&self) -> Result<cfdb_rechunk::DeclaredSpace> {
+        let shape = self.ds.var_shape(&self.name)?;
+        cfdb_rechunk::DeclaredSpace::new(
+            &shape,
+            &self.origins()?,
+            &self.chunk_shape()?,
+            Some(&self.window),
+        )
+        .map_err(rechunk_err)
+    }
+
+    /// `(reads, writes)` of [`rechunk`](Self::rechunk) to `target` under `max_mem`
+    /// (`calc_n_reads_rechunker`, with cfdb's declared-space transform for views and shifted
+    /// origins, so it equals the number of source reads the rechunk makes).
+    pub fn calc_n_reads_rechunker(&self, target: &[usize], max_mem: usize) -> Result<(u64, u64)> {
+        self.declared()?
+            .calc_n_reads_rechunker(self.itemsize()?, target, max_mem)
+            .map_err(rechunk_err)
+    }
+
+    /// Rechunks the window to `target` (Python `var.rechunker().rechunk(target, max_mem)`):
+    /// target chunks in C order of the target grid, read with rechunkit's plan (each source
+    /// read is one storage chunk), holding at most `max_mem` in buffers plus one source and
+    /// one target chunk (see `cfdb_rechunk::Rechunker::buffer_bound`).
+    pub fn rechunk(&self, target: &[usize], max_mem: usize) -> Result<RechunkIter<'a>> {
+        let kind = self.dtype()?.element_kind();
+        let blank = ArrayData::blank(kind, &[0]);
+        with_array_data!(blank, b => self.rechunk_typed(target, max_mem, elem_of(&b)))
+    }
+
+    fn rechunk_typed<T: Element>(
+        &self,
+        target: &[usize],
+        max_mem: usize,
+        _elem: PhantomElem<T>,
+    ) -> Result<RechunkIter<'a>> {
+        let space = self.declared()?;
+        let rc = space
+            .rechunker(self.itemsize()?, target, max_mem)
+            .map_err(rechunk_err)?;
+        let offsets: Vec<i64> = space.offsets().iter().map(|&o| o as i64).collect();
+        let full = self.ds.var_shape(&self.name)?;
+        let var = self.clone();
+        let exec = rc.execute(move |region: &[Range<usize>]| -> Result<ArrayD<T>> {
+            let shape: Vec<usize> = region.iter().map(|r| r.end - r.start).collect();
+            let mut out = ArrayD::from_elem(IxDyn(&shape), T::blank());
+            let mut idx = Vec::with_capacity(region.len());
+            let mut sub = Vec::with_capacity(region.len());
+            for ((r, &d), &n) in region.iter().zip(&offsets).zip(&full) {
+                let lo = (r.start as i64 - d).clamp(0, n as i64) as usize;
+                let hi = (r.end as i64 - d).clamp(0, n as i64) as usize;
+                if lo >= hi {
+                    return Ok(out);
+                }
+                let at = (lo as i64 + d) as usize - r.start;
+                idx.push(lo..hi);
+                sub.push(at..at + (hi - lo));
+            }
+            let mut view = out.slice_each_axis_mut(|ax| Slice::from(sub[ax.axis.index()].clone()));
+            var.ds.read_region_into(&var.name, &idx, &mut view)?;
+            Ok(out)
+        });
+        Ok(Box::new(exec.map(|r| match r {
+            Ok((region, a)) => Ok((region, T::wrap(a))),
+            Err(cfdb_rechunk::ExecError::Rechunk(e)) => Err(rechunk_err(e)),
+            Err(cfdb_rechunk::ExecError::Source { error, .. }) => Err(error),
+        })))
+    }
+}
+
+/// A zero-sized carrier of an element type, to dispatch on [`ArrayData`]'s variant.
+struct PhantomElem<T>(std::marker::PhantomData<T>);
+
+fn elem_of<T: Element>(_: &ArrayD<T>) -> PhantomElem<T> {
+    PhantomElem(std::marker::PhantomData)
 }
