@@ -15,6 +15,7 @@ mod demo;
 mod dump;
 mod error;
 mod info;
+mod plan;
 mod progress;
 mod values;
 
@@ -108,9 +109,29 @@ enum Command {
         /// The dataset file.
         file: PathBuf,
     },
+    /// Print what a rechunked read of a variable would cost: chunk counts, source reads and
+    /// read shapes, as Python cfdb's Rechunker computes them.
+    Plan {
+        /// The dataset file.
+        file: PathBuf,
+        /// The data variable.
+        #[arg(long = "var", value_name = "NAME")]
+        var: String,
+        /// Target chunk length of dimension DIM (repeatable); other dimensions keep their full
+        /// length.
+        #[arg(long = "chunk", value_name = "DIM=N")]
+        chunks: Vec<String>,
+        /// Memory budget in bytes.
+        #[arg(long, value_name = "BYTES", default_value_t = plan::DEFAULT_MAX_MEM)]
+        max_mem: usize,
+        /// One JSON object: {"n_chunks", "n_reads", "n_writes", "ideal_read_chunk_shape",
+        /// "ideal_read_chunk_mem", "source_read_chunk_shape"}.
+        #[arg(long)]
+        json: bool,
+    },
     /// Build a realistic demo dataset (~200 MB raw: hourly air temperature and precipitation
-    /// on a 0.1° grid), append a week, read a region by labels, iterate its storage chunks,
-    /// and print a summary with timings.
+    /// on a 0.1° grid), append a week, read a region by labels, iterate its storage chunks and
+    /// a rechunked view, run a weekly groupby, and print a summary with timings.
     Demo {
         /// The dataset to write (replaced when it exists).
         #[arg(default_value = "demo.cfdb")]
@@ -165,6 +186,13 @@ fn run(cli: Cli) -> Result<i32, CliError> {
         Command::Prune { file } => copy::prune(&ctx, &file),
         Command::Check { file } => check::check(&ctx, &file),
         Command::Repair { file } => check::repair(&ctx, &file),
+        Command::Plan {
+            file,
+            var,
+            chunks,
+            max_mem,
+            json,
+        } => plan::run(&ctx, &file, &var, &chunks, max_mem, json),
         Command::Demo { file, scale } => demo::run(&ctx, &file, scale),
     }
 }
