@@ -114,12 +114,13 @@ impl Ctx {
         )
     }
 
-    /// Opens the booklet container for writing (an unclean file is recovered in place).
+    /// Opens the booklet container for writing and runs the full recovery scan (an explicit
+    /// repair: also a file cut short without an unclean flag, e.g. a truncated copy).
     pub(crate) fn writer(&self, path: &Path) -> CliResult<kv::Writer> {
         self.with_lock(
             path,
             |t| {
-                let mut o = kv::OpenOptions::new();
+                let mut o = kv::OpenOptions::new().force_recovery(true);
                 if let Some(t) = t {
                     o = o.lock_timeout(t);
                 }

@@ -63,6 +63,7 @@ pub struct OpenOptions {
     value_serializer: u16,
     timestamps: bool,
     fixed_value_len: Option<u32>,
+    force_recovery: bool,
 }
 
 impl Default for OpenOptions {
@@ -74,6 +75,7 @@ impl Default for OpenOptions {
             value_serializer: SERIALIZER_BYTES,
             timestamps: true,
             fixed_value_len: None,
+            force_recovery: false,
         }
     }
 }
@@ -113,6 +115,14 @@ impl OpenOptions {
     /// Create the fixed-length kind with values of exactly `len` bytes.
     pub fn fixed_value_len(mut self, len: u32) -> Self {
         self.fixed_value_len = Some(len);
+        self
+    }
+
+    /// Run the full recovery scan on open even when the cheap checks find the file clean (an
+    /// explicit repair: a file cut short by something other than a crash of ours, e.g. a
+    /// truncated copy of a Python-written file, which carries no clean tag to compare with).
+    pub fn force_recovery(mut self, on: bool) -> Self {
+        self.force_recovery = on;
         self
     }
 
@@ -281,7 +291,7 @@ impl Writer {
                 path: path.to_path_buf(),
                 reason: e.0,
             })?;
-            if is_unclean(&file, path, &header, len)? {
+            if opts.force_recovery || is_unclean(&file, path, &header, len)? {
                 recover(&file, path, header)?
             } else {
                 header
