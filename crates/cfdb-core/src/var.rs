@@ -572,10 +572,7 @@ impl<'a, A: Access> DataVar<'a, A> {
 
     /// The group regions of a spec (C order) and, when every dimension is split regularly
     /// (no calendar period), the equivalent target chunk shape.
-    fn group_regions(
-        &self,
-        spec: &[(&str, GroupBy)],
-    ) -> Result<GroupPlan> {
+    fn group_regions(&self, spec: &[(&str, GroupBy)]) -> Result<GroupPlan> {
         let shape = self.shape();
         let mut target = shape.clone();
         let mut per_dim: Vec<Vec<Range<usize>>> = shape

@@ -239,7 +239,11 @@ fn forced_recovery_repairs_a_truncated_python_file() {
         .force_recovery(true)
         .open(&path, Mode::Write)
         .unwrap();
-    assert!(w.len() < n && !w.is_empty(), "{} of {n} items kept", w.len());
+    assert!(
+        w.len() < n && !w.is_empty(),
+        "{} of {n} items kept",
+        w.len()
+    );
     w.close().unwrap();
     let r = Reader::open(&path).unwrap();
     assert!(r.info().clean);
