@@ -949,7 +949,8 @@ impl<'a, A: Access> DataVar<'a, A> {
         let offsets: Vec<i64> = space.offsets().iter().map(|&o| o as i64).collect();
         let full = self.ds.var_shape(&self.name)?;
         let var = self.clone();
-        let exec = rc.execute(move |region: &[Range<usize>]| -> Result<ArrayD<T>> {
+        // Reads one source region (declared space) as values, blank outside the variable.
+        let read_one = move |var: &DataVar<'a, A>, region: &[Range<usize>]| -> Result<ArrayD<T>> {
             let shape: Vec<usize> = region.iter().map(|r| r.end - r.start).collect();
             let mut out = ArrayD::from_elem(IxDyn(&shape), T::blank());
             let mut idx = Vec::with_capacity(region.len());
@@ -967,6 +968,53 @@ impl<'a, A: Access> DataVar<'a, A> {
             let mut view = out.slice_each_axis_mut(|ax| Slice::from(sub[ax.axis.index()].clone()));
             var.ds.read_region_into(&var.name, &idx, &mut view)?;
             Ok(out)
+        };
+        // Decode ahead: the executor asks for the plan's reads in plan order, so the next
+        // PREFETCH reads are known and are decoded in parallel while earlier ones are used.
+        // Allowance: at most PREFETCH source chunks beyond the executor's own buffers.
+        let sel_off: Vec<i64> = space.selection().iter().map(|r| r.start as i64).collect();
+        let dshape = space.shape().to_vec();
+        let mut upcoming = rc.plan().flat_map(|g| g.reads.into_iter()).map(move |r| {
+            r.iter()
+                .zip(&sel_off)
+                .zip(&dshape)
+                .map(|((r, &off), &len)| {
+                    let a = (r.start + off).max(0) as usize;
+                    let b = ((r.end + off).max(0) as usize).min(len);
+                    a..b
+                })
+                .collect::<Vec<Range<usize>>>()
+        });
+        let prefetch = (2 * rayon::current_num_threads()).max(2);
+        let mut cache: std::collections::VecDeque<(Vec<Range<usize>>, ArrayD<T>)> =
+            std::collections::VecDeque::new();
+        let exec = rc.execute(move |region: &[Range<usize>]| -> Result<ArrayD<T>> {
+            use rayon::prelude::*;
+            if cache.front().is_some_and(|(r, _)| r.as_slice() == region)
+                && let Some((_, a)) = cache.pop_front()
+            {
+                return Ok(a);
+            }
+            cache.clear();
+            // Find this request in the plan, then take the reads after it.
+            let mut batch: Vec<Vec<Range<usize>>> = Vec::with_capacity(prefetch);
+            for r in upcoming.by_ref() {
+                if r.as_slice() == region {
+                    batch.push(r);
+                    break;
+                }
+            }
+            if batch.is_empty() {
+                return read_one(&var, region);
+            }
+            batch.extend(upcoming.by_ref().take(prefetch - 1));
+            let mut decoded: Vec<(Vec<Range<usize>>, ArrayD<T>)> = batch
+                .into_par_iter()
+                .map(|r| read_one(&var, &r).map(|a| (r, a)))
+                .collect::<Result<_>>()?;
+            let (_, first) = decoded.remove(0);
+            cache.extend(decoded);
+            Ok(first)
         });
         Ok(Box::new(exec.map(|r| match r {
             Ok((region, a)) => Ok((region, T::wrap(a))),
