@@ -9,6 +9,8 @@
 //! - `fuzz --smoke [--seconds N] [--target NAME]`: runs every cargo-fuzz target for a short
 //!   time on stable Rust. See [`fuzz`].
 //! - `bench kv [--runs N]`: cfdb-kv against Python booklet on the same workload. See [`bench`].
+//! - `bench suite [--tier T] [--runs N] [--json PATH] [--no-idle-wait]`: cfdb's own benchmark
+//!   suite on cfdb-rs, Python cfdb, zarrs and the floor probe. See [`bench::suite`].
 //! - `golden --check` / `golden --out DIR`: regenerates the golden files with the Python
 //!   packages and checks them against the manifests. See [`golden`].
 
@@ -33,6 +35,9 @@ commands:
   fuzz --smoke [--seconds N] [--target NAME]
                                    run each fuzz target briefly (default 60 s kv, 30 s codec)
   bench kv [--runs N]              cfdb-kv vs Python booklet, medians over N runs (default 3)
+  bench suite [--tier small|medium|large|all] [--runs N] [--json PATH] [--no-idle-wait]
+                                   cfdb's benchmark suite: cfdb-rs, Python cfdb, zarrs and the
+                                   floor probe, one process per (tier, backend, run)
   golden --check | --out DIR       regenerate the golden files with Python; --check compares
                                    them with tests/data/*/MANIFEST.json
 ";

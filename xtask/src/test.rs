@@ -8,14 +8,17 @@
 //! 4. `tests`: `cargo test --workspace` (unit, integration and doc tests) with
 //!    `CFDB_INTEROP_PYTHON` set to the venv interpreter; `--soak` also exports
 //!    `CFDB_CRASH_ITERS=2000` (the kv crash test's iteration count, default 200)
-//! 5. `fuzz`: `cargo xtask fuzz --smoke` with the default durations, unless `--no-fuzz`
+//! 5. `bench`: the benchmark suite's smoke check: builds `cfdb-bench` and runs the small tier
+//!    once on every backend (cfdb-rs, Python cfdb, zarrs, floor), asserting no times (see
+//!    [`crate::bench::smoke`])
+//! 6. `fuzz`: `cargo xtask fuzz --smoke` with the default durations, unless `--no-fuzz`
 //!
 //! A timing summary is printed at the end (also after a failure).
 
 use std::time::{Duration, Instant};
 
 use crate::cmd::{Cmd, Error, Result};
-use crate::{Args, fuzz, repo_root, venv};
+use crate::{Args, bench, fuzz, repo_root, venv};
 
 /// `cargo xtask test`.
 pub(crate) fn cmd(mut args: Args) -> Result<()> {
@@ -64,6 +67,12 @@ pub(crate) fn cmd(mut args: Args) -> Result<()> {
                 c = c.env("CFDB_CRASH_ITERS", "2000").env("CFDB_SOAK", "1");
             }
             c.run()
+        })?;
+        step(&mut timings, "bench", || {
+            let py = python
+                .as_ref()
+                .ok_or_else(|| Error::new("no interop python"))?;
+            bench::smoke(py)
         })?;
         if !no_fuzz {
             step(&mut timings, "fuzz", || fuzz::smoke(None, None))?;
