@@ -837,15 +837,12 @@ pub(crate) fn convert_kind(var: &str, data: ArrayData, kind: ElementKind) -> Res
         return Ok(data);
     }
     // Numeric coordinate input of another numeric type is converted losslessly when possible.
-    let vals = Vals::from_array(var, &data)?;
-    match (&vals, kind) {
-        (Vals::I(_), ElementKind::F32 | ElementKind::F64) => {
-            let Vals::I(v) = vals else { unreachable_vals() };
+    match (Vals::from_array(var, &data)?, kind) {
+        (Vals::I(v), ElementKind::F32 | ElementKind::F64) => {
             Vals::F(v.iter().map(|x| *x as f64).collect()).to_array(var, kind)
         }
-        (Vals::I(_), ElementKind::Int(_)) | (Vals::F(_), ElementKind::F32 | ElementKind::F64) => {
-            vals.to_array(var, kind)
-        }
+        (vals @ Vals::I(_), ElementKind::Int(_))
+        | (vals @ Vals::F(_), ElementKind::F32 | ElementKind::F64) => vals.to_array(var, kind),
         _ => Err(CoreError::DtypeMismatch {
             var: var.to_owned(),
             expected: kind.to_string(),
@@ -878,11 +875,6 @@ pub(crate) fn format_geometries(var: &str, data: ArrayData, precision: i64) -> R
     ndarray::ArrayD::from_shape_vec(shape, out)
         .map(ArrayData::Geometry)
         .map_err(|e| CoreError::Invalid(e.to_string()))
-}
-
-#[allow(clippy::panic)]
-fn unreachable_vals() -> ! {
-    panic!("checked above")
 }
 
 impl Dataset<ReadWrite> {

@@ -3,9 +3,8 @@
 
 use std::path::Path;
 
-use cfdb_codec::{ArrayData, DataType, with_array_data};
-use cfdb_models::{Axis, DatasetType, Variable};
-use serde_json::Value;
+use cfdb_codec::{DataType, with_array_data};
+use cfdb_models::{Axis, Variable};
 
 use crate::coord::{StepValue, Vals};
 use crate::dataset::{
@@ -280,16 +279,10 @@ impl Dataset<ReadWrite> {
         template: crate::CoordTemplate,
         data: Option<ArrayDataArg>,
     ) -> Result<()> {
-        let mut spec = CoordSpec::new(template.dtype()).step(crate::Step::Infer);
-        if let Some(a) = template.axis() {
-            spec = spec.axis(a);
-        }
-        spec = spec.attrs(template.attrs());
+        // Datetime values keep the template's dtype: Rust datetimes carry no unit of their own,
+        // they are ticks of the template's unit.
+        let mut spec = Self::coord_template_spec(template).attrs(template.attrs());
         if let Some(d) = data {
-            if let ArrayData::DateTime(_) = d.0 {
-                // keep the template dtype: the caller's datetime values carry no unit of their
-                // own in Rust; they are ticks of the template's unit.
-            }
             spec = spec.data(d);
         }
         self.create_coord(template.var_name(), spec)
@@ -516,10 +509,6 @@ impl<A: Access> Dataset<A> {
             for (k, v) in attrs {
                 a.insert(k, v);
             }
-        }
-        if out.meta.dataset_type == DatasetType::TsOrtho {
-            // featureType was set at creation already (and copied with the attributes).
-            let _: Option<&Value> = out.attrs_mut()?.get("featureType");
         }
         out.sync()?;
         Ok(out)

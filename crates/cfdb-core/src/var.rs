@@ -206,9 +206,17 @@ impl<'a, A: Access> DataVar<'a, A> {
 
     /// Reads the window as `ArrayD<T>`; `T` must be the variable's element type.
     pub fn read<T: Element>(&self) -> Result<ArrayD<T>> {
-        let mut out = ArrayD::from_elem(IxDyn(&self.shape()), T::blank());
-        self.get_into(&mut out.view_mut())?;
-        Ok(out)
+        let mismatch = |expected: String| CoreError::DtypeMismatch {
+            var: self.name.clone(),
+            expected,
+            actual: T::KIND.to_string(),
+        };
+        let kind = self.dtype()?.element_kind();
+        if kind != T::KIND {
+            return Err(mismatch(kind.to_string()));
+        }
+        // One allocation filled with the blank once (read_dyn), then unwrapped.
+        T::unwrap(self.read_dyn()?).map_err(|got| mismatch(got.kind().to_string()))
     }
 
     /// Reads the window into a caller's buffer of exactly the window's shape.
