@@ -15,7 +15,7 @@ use cfdb_models::{
     Axis, Compression, Coordinate, DataTypeMeta, DataVariable, DatasetType, DtypeForm, SysMeta,
     Variable,
 };
-use ndarray::{ArrayViewD, ArrayViewMutD};
+use ndarray::{ArrayD, ArrayViewD, ArrayViewMutD, IxDyn};
 use serde_json::{Map, Value};
 
 use crate::coord::{Step, StepValue, Vals};
@@ -551,6 +551,51 @@ impl<A: Access> Dataset<A> {
         }
         out.fill(T::blank());
         io::read_into(self.store()?, &var, region, out)
+    }
+
+    /// Reads `region` (index space) of a variable into a new array. When the region is exactly
+    /// one storage chunk, the chunk is decoded straight into the returned array (no blank fill,
+    /// no copy); otherwise this is [`read_region_into`](Self::read_region_into) on a blank
+    /// array.
+    pub(crate) fn read_region_owned<T: Element>(
+        &self,
+        name: &str,
+        region: &[Range<usize>],
+    ) -> Result<ArrayD<T>> {
+        let var = self.var_io(name)?;
+        let cs = var.codec.chunk_shape();
+        let starts: Option<Vec<i64>> = region
+            .iter()
+            .zip(&var.origins)
+            .zip(cs)
+            .map(|((r, &o), &c)| {
+                let s = r.start as i64 + o;
+                (r.end - r.start == c && s.rem_euclid(c as i64) == 0).then_some(s)
+            })
+            .collect();
+        if let (Some(starts), true) = (starts, var.codec.dtype().element_kind() == T::KIND) {
+            let key = crate::grid::chunk_key(name, &starts);
+            if let Some(bytes) = self.store()?.get(&key)? {
+                let err = |source| CoreError::Codec {
+                    path: self.path.clone(),
+                    var: name.to_owned(),
+                    key: Some(key.clone()),
+                    source,
+                };
+                #[cfg(feature = "instrument")]
+                crate::io::instrument::record();
+                let decoded = var.codec.decode(&bytes).map_err(err)?;
+                return T::unwrap(decoded).map_err(|d| CoreError::DtypeMismatch {
+                    var: name.to_owned(),
+                    expected: d.kind().to_string(),
+                    actual: T::KIND.to_string(),
+                });
+            }
+        }
+        let shape: Vec<usize> = region.iter().map(|r| r.end - r.start).collect();
+        let mut out = ArrayD::from_elem(IxDyn(&shape), T::blank());
+        self.read_region_into(name, region, &mut out.view_mut())?;
+        Ok(out)
     }
 
     /// All values of a coordinate (decoded, cached in memory after the first read).

@@ -954,81 +954,253 @@ impl<'a, A: Access> DataVar<'a, A> {
         let rc = space
             .rechunker(self.itemsize()?, target, max_mem)
             .map_err(rechunk_err)?;
-        let offsets: Vec<i64> = space.offsets().iter().map(|&o| o as i64).collect();
-        let full = self.ds.var_shape(&self.name)?;
-        let var = self.clone();
-        // Reads one source region (declared space) as values, blank outside the variable.
-        let read_one = move |var: &DataVar<'a, A>, region: &[Range<usize>]| -> Result<ArrayD<T>> {
-            let shape: Vec<usize> = region.iter().map(|r| r.end - r.start).collect();
-            let mut out = ArrayD::from_elem(IxDyn(&shape), T::blank());
-            let mut idx = Vec::with_capacity(region.len());
-            let mut sub = Vec::with_capacity(region.len());
-            for ((r, &d), &n) in region.iter().zip(&offsets).zip(&full) {
-                let lo = (r.start as i64 - d).clamp(0, n as i64) as usize;
-                let hi = (r.end as i64 - d).clamp(0, n as i64) as usize;
-                if lo >= hi {
-                    return Ok(out);
-                }
-                let at = (lo as i64 + d) as usize - r.start;
-                idx.push(lo..hi);
-                sub.push(at..at + (hi - lo));
-            }
-            let mut view = out.slice_each_axis_mut(|ax| Slice::from(sub[ax.axis.index()].clone()));
-            var.ds.read_region_into(&var.name, &idx, &mut view)?;
-            Ok(out)
-        };
-        // Decode ahead: the executor asks for the plan's reads in plan order, so the next
-        // PREFETCH reads are known and are decoded in parallel while earlier ones are used.
-        // Allowance: at most PREFETCH source chunks beyond the executor's own buffers.
+        // Decode ahead: the executor asks for the reads of batched groups one at a time, in
+        // plan order, so the next reads are known and are decoded in parallel while earlier
+        // ones are used. Bulk groups are filled through `read_into` instead.
         let sel_off: Vec<i64> = space.selection().iter().map(|r| r.start as i64).collect();
         let dshape = space.shape().to_vec();
-        let mut upcoming = rc.plan().flat_map(|g| g.reads.into_iter()).map(move |r| {
-            r.iter()
-                .zip(&sel_off)
-                .zip(&dshape)
-                .map(|((r, &off), &len)| {
-                    let a = (r.start + off).max(0) as usize;
-                    let b = ((r.end + off).max(0) as usize).min(len);
-                    a..b
-                })
-                .collect::<Vec<Range<usize>>>()
-        });
-        let prefetch = (2 * rayon::current_num_threads()).max(2);
-        let mut cache: std::collections::VecDeque<(Vec<Range<usize>>, ArrayD<T>)> =
-            std::collections::VecDeque::new();
-        let exec = rc.execute(move |region: &[Range<usize>]| -> Result<ArrayD<T>> {
-            use rayon::prelude::*;
-            if cache.front().is_some_and(|(r, _)| r.as_slice() == region)
-                && let Some((_, a)) = cache.pop_front()
-            {
-                return Ok(a);
-            }
-            cache.clear();
-            // Find this request in the plan, then take the reads after it.
-            let mut batch: Vec<Vec<Range<usize>>> = Vec::with_capacity(prefetch);
-            for r in upcoming.by_ref() {
-                if r.as_slice() == region {
-                    batch.push(r);
-                    break;
-                }
-            }
-            if batch.is_empty() {
-                return read_one(&var, region);
-            }
-            batch.extend(upcoming.by_ref().take(prefetch - 1));
-            let mut decoded: Vec<(Vec<Range<usize>>, ArrayD<T>)> = batch
-                .into_par_iter()
-                .map(|r| read_one(&var, &r).map(|a| (r, a)))
-                .collect::<Result<_>>()?;
-            let (_, first) = decoded.remove(0);
-            cache.extend(decoded);
-            Ok(first)
-        });
+        let upcoming = rc
+            .plan()
+            .filter(|g| g.kind != cfdb_rechunk::GroupKind::Bulk)
+            .flat_map(|g| g.reads.into_iter())
+            .map(move |r| {
+                r.iter()
+                    .zip(&sel_off)
+                    .zip(&dshape)
+                    .map(|((r, &off), &len)| {
+                        let a = (r.start + off).max(0) as usize;
+                        let b = ((r.end + off).max(0) as usize).min(len);
+                        a..b
+                    })
+                    .collect::<Vec<Range<usize>>>()
+            });
+        let source = VarSource::<A, T> {
+            reader: VarReader {
+                var: self.clone(),
+                offsets: space.offsets().iter().map(|&o| o as i64).collect(),
+                full: self.ds.var_shape(&self.name)?,
+                io: self.ds.var_io(&self.name)?,
+            },
+            upcoming: Box::new(upcoming),
+            prefetch: (2 * rayon::current_num_threads()).max(2),
+            cache: std::collections::VecDeque::new(),
+        };
+        let exec = rc.execute_source(source).with_fill(T::zero());
         Ok(Box::new(exec.map(|r| match r {
             Ok((region, a)) => Ok((region, T::wrap(a))),
             Err(cfdb_rechunk::ExecError::Rechunk(e)) => Err(rechunk_err(e)),
             Err(cfdb_rechunk::ExecError::Source { error, .. }) => Err(error),
         })))
+    }
+}
+
+/// Where a source region (declared space) lies in the variable.
+enum Placement {
+    /// Entirely outside: all blank.
+    Outside,
+    /// Entirely inside, at these index ranges.
+    Inside(Vec<Range<usize>>),
+    /// Partly inside: the index ranges and where they sit in the region.
+    Partial(Vec<Range<usize>>, Vec<Range<usize>>),
+}
+
+/// The rechunk source of one variable: reads of batched groups one at a time with parallel
+/// decode-ahead, bulk groups decoded in parallel straight into the executor's buffer.
+struct VarSource<'a, A: Access, T> {
+    reader: VarReader<'a, A>,
+    upcoming: Box<dyn Iterator<Item = Vec<Range<usize>>> + 'a>,
+    prefetch: usize,
+    cache: std::collections::VecDeque<(Vec<Range<usize>>, ArrayD<T>)>,
+}
+
+/// The shared (thread-safe) part of a [`VarSource`].
+struct VarReader<'a, A: Access> {
+    var: DataVar<'a, A>,
+    offsets: Vec<i64>,
+    full: Vec<usize>,
+    io: crate::io::VarIo,
+}
+
+impl<A: Access> VarReader<'_, A> {
+    fn place(&self, region: &[Range<usize>]) -> Placement {
+        let mut idx = Vec::with_capacity(region.len());
+        let mut sub = Vec::with_capacity(region.len());
+        for ((r, &d), &n) in region.iter().zip(&self.offsets).zip(&self.full) {
+            let lo = (r.start as i64 - d).clamp(0, n as i64) as usize;
+            let hi = (r.end as i64 - d).clamp(0, n as i64) as usize;
+            if lo >= hi {
+                return Placement::Outside;
+            }
+            let at = (lo as i64 + d) as usize - r.start;
+            idx.push(lo..hi);
+            sub.push(at..at + (hi - lo));
+        }
+        if sub
+            .iter()
+            .zip(region)
+            .all(|(s, r)| s.start == 0 && s.len() == r.len())
+        {
+            Placement::Inside(idx)
+        } else {
+            Placement::Partial(idx, sub)
+        }
+    }
+
+    /// The key of the storage chunk that is exactly `idx`, if it is one.
+    fn chunk_key_of(&self, idx: &[Range<usize>]) -> Option<String> {
+        let starts: Option<Vec<i64>> = idx
+            .iter()
+            .zip(&self.io.origins)
+            .zip(self.io.codec.chunk_shape())
+            .map(|((r, &o), &c)| {
+                let s = r.start as i64 + o;
+                (r.len() == c && s.rem_euclid(c as i64) == 0).then_some(s)
+            })
+            .collect();
+        starts.map(|s| crate::grid::chunk_key(&self.var.name, &s))
+    }
+
+    /// Reads one source region (declared space) as values, blank outside the variable.
+    fn read_one<T: Element>(&self, region: &[Range<usize>]) -> Result<ArrayD<T>> {
+        let shape: Vec<usize> = region.iter().map(|r| r.len()).collect();
+        match self.place(region) {
+            Placement::Outside => Ok(ArrayD::from_elem(IxDyn(&shape), T::blank())),
+            Placement::Inside(idx) => self.var.ds.read_region_owned(&self.var.name, &idx),
+            Placement::Partial(idx, sub) => {
+                let mut out = ArrayD::from_elem(IxDyn(&shape), T::blank());
+                let mut view =
+                    out.slice_each_axis_mut(|ax| Slice::from(sub[ax.axis.index()].clone()));
+                self.var
+                    .ds
+                    .read_region_into(&self.var.name, &idx, &mut view)?;
+                Ok(out)
+            }
+        }
+    }
+
+    fn codec_err(&self, key: &str, source: cfdb_codec::CodecError) -> CoreError {
+        CoreError::Codec {
+            path: self.io.path.clone(),
+            var: self.var.name.clone(),
+            key: Some(key.to_owned()),
+            source,
+        }
+    }
+}
+
+impl<A: Access, T: Element> cfdb_rechunk::Source<T, CoreError> for VarSource<'_, A, T> {
+    fn read(&mut self, region: &[Range<usize>]) -> Result<ArrayD<T>> {
+        use rayon::prelude::*;
+        if self
+            .cache
+            .front()
+            .is_some_and(|(r, _)| r.as_slice() == region)
+            && let Some((_, a)) = self.cache.pop_front()
+        {
+            return Ok(a);
+        }
+        self.cache.clear();
+        // Find this request in the plan, then take the reads after it.
+        let mut batch: Vec<Vec<Range<usize>>> = Vec::with_capacity(self.prefetch);
+        for r in self.upcoming.by_ref() {
+            if r.as_slice() == region {
+                batch.push(r);
+                break;
+            }
+        }
+        if batch.is_empty() {
+            return self.reader.read_one(region);
+        }
+        batch.extend(self.upcoming.by_ref().take(self.prefetch - 1));
+        let this = &self.reader;
+        let mut decoded: Vec<(Vec<Range<usize>>, ArrayD<T>)> = batch
+            .into_par_iter()
+            .map(|r| this.read_one(&r).map(|a| (r, a)))
+            .collect::<Result<_>>()?;
+        let (_, first) = decoded.remove(0);
+        self.cache.extend(decoded);
+        Ok(first)
+    }
+
+    fn read_into(
+        &mut self,
+        dsts: Vec<(Vec<Range<usize>>, ArrayViewMutD<'_, T>)>,
+    ) -> std::result::Result<(), cfdb_rechunk::ExecError<CoreError>> {
+        use rayon::prelude::*;
+        let src_err = |region: &[Range<usize>], error| cfdb_rechunk::ExecError::Source {
+            region: region.to_vec(),
+            error,
+        };
+        // Whole storage chunks are fetched together (one batched lookup), then decoded in
+        // parallel, each into a per-thread scratch chunk and copied into its window.
+        let mut work = Vec::with_capacity(dsts.len());
+        let mut keys = Vec::new();
+        let this = &self.reader;
+        for (region, view) in dsts {
+            let place = this.place(&region);
+            let key = match &place {
+                Placement::Inside(idx) => this.chunk_key_of(idx),
+                _ => None,
+            };
+            let slot = key.map(|k| {
+                keys.push(k);
+                keys.len() - 1
+            });
+            work.push((region, view, place, slot));
+        }
+        let store = this.var.ds.store().map_err(|e| src_err(&[], e))?;
+        let values = store.get_many(&keys).map_err(|e| src_err(&[], e))?;
+        work.into_par_iter().with_max_len(1).try_for_each_init(
+            || (Vec::new(), this.io.codec.blank()),
+            |(scratch, chunk), (region, mut view, place, slot)| {
+                let fail = |e| src_err(&region, e);
+                match (place, slot) {
+                    (Placement::Outside, _) => view.fill(T::blank()),
+                    (Placement::Inside(_), Some(i)) => {
+                        match values.get(i).and_then(|v| v.as_deref()) {
+                            None => view.fill(T::blank()),
+                            Some(bytes) => {
+                                #[cfg(feature = "instrument")]
+                                crate::io::instrument::record();
+                                let key = &keys[i];
+                                this.io
+                                    .codec
+                                    .decode_into(bytes, scratch, chunk)
+                                    .map_err(|e| fail(this.codec_err(key, e)))?;
+                                let src = T::view(chunk).ok_or_else(|| {
+                                    fail(CoreError::DtypeMismatch {
+                                        var: this.var.name.clone(),
+                                        expected: chunk.kind().to_string(),
+                                        actual: T::KIND.to_string(),
+                                    })
+                                })?;
+                                cfdb_rechunk::copy_block(view, src.view())
+                                    .map_err(|e| fail(rechunk_err(e)))?;
+                            }
+                        }
+                    }
+                    (Placement::Inside(idx), None) => this
+                        .var
+                        .ds
+                        .read_region_into(&this.var.name, &idx, &mut view)
+                        .map_err(fail)?,
+                    (Placement::Partial(idx, sub), _) => {
+                        view.fill(T::blank());
+                        let mut part = view
+                            .slice_each_axis_mut(|ax| Slice::from(sub[ax.axis.index()].clone()));
+                        this.var
+                            .ds
+                            .read_region_into(&this.var.name, &idx, &mut part)
+                            .map_err(fail)?;
+                    }
+                }
+                Ok(())
+            },
+        )
+    }
+
+    fn prefers_read_into(&self) -> bool {
+        true
     }
 }
 

@@ -7,6 +7,7 @@ use std::ops::Range;
 use ndarray::{ArrayD, ArrayViewD, ArrayViewMutD, IxDyn, Slice};
 
 use crate::RechunkError;
+use crate::copy::{copy_block, owned_copy};
 use crate::plan::{GroupKind, Plan, PlanGroup, PlanSpec, buffer_bytes, pending_bytes};
 use crate::range::ChunkRange;
 
@@ -314,10 +315,20 @@ impl Rechunker {
     /// buffer). [`Execution::memory`] reports the bytes held; the buffers stay within
     /// [`buffer_bound`](Self::buffer_bound), and [`simulate_memory`](Self::simulate_memory)
     /// predicts the whole run exactly.
-    pub fn execute<T, E, F>(&self, source: F) -> Execution<T, E, F>
+    pub fn execute<T, E, F>(&self, source: F) -> Execution<T, E, FnSource<F>>
     where
-        T: Clone,
+        T: Clone + Send + Sync,
         F: FnMut(&[Range<usize>]) -> Result<ArrayD<T>, E>,
+    {
+        self.execute_source(FnSource(source))
+    }
+
+    /// [`execute`](Self::execute) with any [`Source`], for sources that fill the executor's
+    /// buffers themselves ([`Source::read_into`]).
+    pub fn execute_source<T, E, S>(&self, source: S) -> Execution<T, E, S>
+    where
+        T: Clone + Send + Sync,
+        S: Source<T, E>,
     {
         Execution {
             plan: self.plan(),
@@ -327,6 +338,7 @@ impl Rechunker {
             itemsize: self.itemsize as u128,
             buffer_shape: self.buffer_shape(),
             bulk: None,
+            fill: None,
             current: Current::Idle,
             pending: BTreeMap::new(),
             next_idx: 0,
@@ -341,6 +353,89 @@ impl Rechunker {
 /// A region and its data: a yielded target chunk (selection-relative region), or a source block
 /// (absolute region).
 pub type TargetChunk<T> = (Vec<Range<usize>>, ArrayD<T>);
+
+/// Where an [`Execution`] reads the array from.
+///
+/// A closure `FnMut(&[Range<usize>]) -> Result<ArrayD<T>, E>` given to
+/// [`Rechunker::execute`] is a source ([`FnSource`]): it gets one absolute region and returns
+/// exactly that block. A source can also fill many blocks at once
+/// straight into the executor's buffers ([`read_into`](Source::read_into)), for example to
+/// decode them in parallel without an intermediate array; the executor uses that for the reads
+/// of a bulk group when [`Execution::with_fill`] gave it a value to allocate buffers with.
+pub trait Source<T, E> {
+    /// Returns the block of one absolute region.
+    fn read(&mut self, region: &[Range<usize>]) -> Result<ArrayD<T>, E>;
+
+    /// Writes the blocks of several absolute regions into `dsts` (disjoint views, each of its
+    /// region's shape), in any order. The default reads each block and copies it.
+    ///
+    /// # Errors
+    ///
+    /// The first failing region and its error.
+    fn read_into(
+        &mut self,
+        dsts: Vec<(Vec<Range<usize>>, ArrayViewMutD<'_, T>)>,
+    ) -> Result<(), ExecError<E>>
+    where
+        T: Clone + Send + Sync,
+    {
+        for (region, dst) in dsts {
+            let data = self.read(&region).map_err(|error| ExecError::Source {
+                region: region.clone(),
+                error,
+            })?;
+            if data.shape() != dst.shape() {
+                return Err(RechunkError::SourceShape {
+                    expected: dst.shape().to_vec(),
+                    got: data.shape().to_vec(),
+                    region,
+                }
+                .into());
+            }
+            copy_block(dst, data.view())?;
+        }
+        Ok(())
+    }
+
+    /// Whether [`read_into`](Source::read_into) is worth calling (it is implemented by the
+    /// source rather than the default). Default: `false`.
+    fn prefers_read_into(&self) -> bool {
+        false
+    }
+}
+
+impl<T, E, S: Source<T, E> + ?Sized> Source<T, E> for &mut S {
+    fn read(&mut self, region: &[Range<usize>]) -> Result<ArrayD<T>, E> {
+        (**self).read(region)
+    }
+
+    fn read_into(
+        &mut self,
+        dsts: Vec<(Vec<Range<usize>>, ArrayViewMutD<'_, T>)>,
+    ) -> Result<(), ExecError<E>>
+    where
+        T: Clone + Send + Sync,
+    {
+        (**self).read_into(dsts)
+    }
+
+    fn prefers_read_into(&self) -> bool {
+        (**self).prefers_read_into()
+    }
+}
+
+/// A closure as a [`Source`] (what [`Rechunker::execute`] wraps its callback in).
+#[derive(Debug, Clone)]
+pub struct FnSource<F>(pub F);
+
+impl<T, E, F> Source<T, E> for FnSource<F>
+where
+    F: FnMut(&[Range<usize>]) -> Result<ArrayD<T>, E>,
+{
+    fn read(&mut self, region: &[Range<usize>]) -> Result<ArrayD<T>, E> {
+        (self.0)(region)
+    }
+}
 
 /// An error of [`Execution`].
 #[derive(Debug, thiserror::Error)]
@@ -439,6 +534,7 @@ pub struct Execution<T, E, F> {
     itemsize: u128,
     buffer_shape: Vec<usize>,
     bulk: Option<ArrayD<T>>,
+    fill: Option<T>,
     current: Current<T>,
     pending: BTreeMap<u64, TargetChunk<T>>,
     next_idx: u64,
@@ -486,10 +582,53 @@ fn len_of(r: &[Range<usize>]) -> Vec<usize> {
     r.iter().map(|r| r.end - r.start).collect()
 }
 
+/// Splits `view` into one disjoint view per box (index, region in `view`'s coordinates) when
+/// the boxes form a grid: along each axis, boxes either share a range or do not overlap.
+/// Returns `false` (with `out` partly filled) otherwise.
+fn split_boxes<'v, T>(
+    view: ArrayViewMutD<'v, T>,
+    boxes: &[(usize, Vec<Range<usize>>)],
+    axis: usize,
+    out: &mut Vec<(usize, ArrayViewMutD<'v, T>)>,
+) -> bool {
+    if axis == view.ndim() {
+        return match boxes {
+            [(i, _)] => {
+                out.push((*i, view));
+                true
+            }
+            _ => false,
+        };
+    }
+    let mut ranges: Vec<Range<usize>> = boxes.iter().map(|b| b.1[axis].clone()).collect();
+    ranges.sort_by_key(|r| (r.start, r.end));
+    ranges.dedup();
+    if ranges.windows(2).any(|w| w[1].start < w[0].end) {
+        return false;
+    }
+    let mut rest = view;
+    let mut pos = 0;
+    for r in ranges {
+        if r.end > pos + rest.len_of(ndarray::Axis(axis)) || r.start < pos {
+            return false;
+        }
+        let (_, tail) = rest.split_at(ndarray::Axis(axis), r.start - pos);
+        let (band, tail) = tail.split_at(ndarray::Axis(axis), r.end - r.start);
+        rest = tail;
+        pos = r.end;
+        let sub: Vec<(usize, Vec<Range<usize>>)> =
+            boxes.iter().filter(|b| b.1[axis] == r).cloned().collect();
+        if !split_boxes(band, &sub, axis + 1, out) {
+            return false;
+        }
+    }
+    true
+}
+
 impl<T, E, F> Execution<T, E, F>
 where
-    T: Clone,
-    F: FnMut(&[Range<usize>]) -> Result<ArrayD<T>, E>,
+    T: Clone + Send + Sync,
+    F: Source<T, E>,
 {
     /// Source callback calls so far.
     pub fn n_reads(&self) -> u64 {
@@ -501,6 +640,24 @@ where
         self.mem.stats
     }
 
+    /// Sets the value new buffers are allocated with before they are overwritten (by default
+    /// the first element of the first source block). Every cell is
+    /// overwritten, so this only changes speed: a zero lets the allocator hand out fresh
+    /// zeroed pages instead of filling them.
+    pub fn with_fill(mut self, fill: T) -> Self {
+        self.fill = Some(fill);
+        self
+    }
+
+    fn fill_value(&self, data: &ArrayD<T>) -> Result<T, RechunkError> {
+        self.fill
+            .clone()
+            .or_else(|| data.iter().next().cloned())
+            .ok_or(RechunkError::Internal {
+                what: "an empty source block",
+            })
+    }
+
     fn bytes(&self, elems: usize) -> u128 {
         elems as u128 * self.itemsize
     }
@@ -508,18 +665,8 @@ where
     /// Calls the source for a selection-relative read region; returns the absolute region and
     /// the block (counted as held).
     fn read(&mut self, rc: &[Range<i64>]) -> Result<TargetChunk<T>, ExecError<E>> {
-        let abs: Vec<Range<usize>> = rc
-            .iter()
-            .zip(&self.offset)
-            .zip(&self.shape)
-            .map(|((r, &off), &len)| {
-                // r.start >= -phase >= -offset, so the absolute start is >= 0.
-                let a = (r.start + off as i64).max(0) as usize;
-                let b = ((r.end + off as i64).max(0) as usize).min(len);
-                a..b
-            })
-            .collect();
-        let data = (self.source)(&abs).map_err(|error| ExecError::Source {
+        let abs = self.absolute(rc);
+        let data = self.source.read(&abs).map_err(|error| ExecError::Source {
             region: abs.clone(),
             error,
         })?;
@@ -541,12 +688,18 @@ where
         match g.kind {
             GroupKind::Bulk => {
                 let start = g.group_start.unwrap_or_default();
+                if self.source.prefers_read_into() && self.fill.is_some() {
+                    self.bulk_read_into(&g.reads, &start)?;
+                    self.current = Current::Bulk {
+                        writes: g.writes.into_iter(),
+                        start,
+                    };
+                    return Ok(());
+                }
                 for rc in &g.reads {
                     let (abs, data) = self.read(rc)?;
                     if self.bulk.is_none() {
-                        let fill = data.iter().next().cloned().ok_or(RechunkError::Internal {
-                            what: "an empty source block",
-                        })?;
+                        let fill = self.fill_value(&data)?;
                         let buf = alloc(&self.buffer_shape, fill, "the bulk buffer")?;
                         self.mem.add_buffer(self.bytes(buf.len()));
                         self.bulk = Some(buf);
@@ -563,7 +716,7 @@ where
                         })
                         .collect();
                     if let Some(buf) = self.bulk.as_mut() {
-                        view_mut(buf, &dst).assign(&data);
+                        copy_block(view_mut(buf, &dst), data.view())?;
                     }
                     self.mem.sub_buffer(self.bytes(data.len()));
                 }
@@ -599,16 +752,13 @@ where
                             })
                             .collect();
                         if slot.is_none() {
-                            let fill =
-                                data.iter().next().cloned().ok_or(RechunkError::Internal {
-                                    what: "an empty source block",
-                                })?;
+                            let fill = self.fill_value(&data)?;
                             let arr = alloc(&len_of(w), fill, "a target chunk")?;
                             self.mem.add_buffer(self.bytes(arr.len()));
                             *slot = Some(arr);
                         }
                         if let Some(arr) = slot.as_mut() {
-                            view_mut(arr, &dst).assign(&view(&data, &src));
+                            copy_block(view_mut(arr, &dst), view(&data, &src))?;
                         }
                     }
                     self.mem.sub_buffer(self.bytes(data.len()));
@@ -626,6 +776,76 @@ where
             }
         }
         Ok(())
+    }
+
+    /// The absolute region of a selection-relative read.
+    fn absolute(&self, rc: &[Range<i64>]) -> Vec<Range<usize>> {
+        rc.iter()
+            .zip(&self.offset)
+            .zip(&self.shape)
+            .map(|((r, &off), &len)| {
+                // r.start >= -phase >= -offset, so the absolute start is >= 0.
+                let a = (r.start + off as i64).max(0) as usize;
+                let b = ((r.end + off as i64).max(0) as usize).min(len);
+                a..b
+            })
+            .collect()
+    }
+
+    /// The reads of a bulk group straight into the bulk buffer through
+    /// [`Source::read_into`]. Memory is counted as on the one-block-at-a-time path (each
+    /// block held while copied), so [`Execution::memory`] does not depend on the path.
+    fn bulk_read_into(
+        &mut self,
+        reads: &[Vec<Range<i64>>],
+        start: &[i64],
+    ) -> Result<(), ExecError<E>> {
+        if self.bulk.is_none() {
+            let fill = self.fill.clone().ok_or(RechunkError::Internal {
+                what: "a bulk buffer without a fill value",
+            })?;
+            let buf = alloc(&self.buffer_shape, fill, "the bulk buffer")?;
+            self.mem.add_buffer(self.bytes(buf.len()));
+            self.bulk = Some(buf);
+        }
+        let mut boxes = Vec::with_capacity(reads.len());
+        let mut regions = Vec::with_capacity(reads.len());
+        for (i, rc) in reads.iter().enumerate() {
+            let abs = self.absolute(rc);
+            let dst: Vec<Range<usize>> = rc
+                .iter()
+                .zip(&abs)
+                .zip(start)
+                .map(|((r, a), &gs)| {
+                    let lo = (r.start - gs) as usize;
+                    lo..lo + (a.end - a.start)
+                })
+                .collect();
+            let n = self.bytes(len_of(&abs).iter().product());
+            self.mem.add_buffer(n);
+            self.mem.sub_buffer(n);
+            boxes.push((i, dst));
+            regions.push(Some(abs));
+        }
+        let Some(buf) = self.bulk.as_mut() else {
+            return Err(RechunkError::Internal {
+                what: "no bulk buffer",
+            }
+            .into());
+        };
+        let mut views = Vec::with_capacity(boxes.len());
+        if !split_boxes(buf.view_mut(), &boxes, 0, &mut views) {
+            return Err(RechunkError::Internal {
+                what: "bulk reads that do not tile the buffer",
+            }
+            .into());
+        }
+        let dsts: Vec<(Vec<Range<usize>>, ArrayViewMutD<'_, T>)> = views
+            .into_iter()
+            .filter_map(|(i, v)| regions.get_mut(i).and_then(Option::take).map(|r| (r, v)))
+            .collect();
+        self.n_reads += dsts.len() as u64;
+        self.source.read_into(dsts)
     }
 
     fn finish(&mut self) {
@@ -646,8 +866,8 @@ where
 
 impl<T, E, F> Iterator for Execution<T, E, F>
 where
-    T: Clone,
-    F: FnMut(&[Range<usize>]) -> Result<ArrayD<T>, E>,
+    T: Clone + Send + Sync,
+    F: Source<T, E>,
 {
     type Item = Result<TargetChunk<T>, ExecError<E>>;
 
@@ -684,7 +904,7 @@ where
                         }
                         .into()));
                     };
-                    let data = view(buf, &local).to_owned();
+                    let data = owned_copy(view(buf, &local));
                     if idx == self.next_idx {
                         self.next_idx += 1;
                         return Some(Ok((w, data)));
@@ -729,8 +949,8 @@ where
 
 impl<T, E, F> std::iter::FusedIterator for Execution<T, E, F>
 where
-    T: Clone,
-    F: FnMut(&[Range<usize>]) -> Result<ArrayD<T>, E>,
+    T: Clone + Send + Sync,
+    F: Source<T, E>,
 {
 }
 

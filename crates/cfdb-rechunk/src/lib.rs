@@ -69,6 +69,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod copy;
 mod declared;
 mod exec;
 mod guess;
@@ -78,8 +79,9 @@ mod range;
 
 use std::ops::Range;
 
+pub use copy::{copy_block, owned_copy};
 pub use declared::DeclaredSpace;
-pub use exec::{ExecError, Execution, MemoryStats, Rechunker, TargetChunk};
+pub use exec::{ExecError, Execution, FnSource, MemoryStats, Rechunker, Source, TargetChunk};
 pub use guess::{COMPOSITE_NUMBERS, DEFAULT_TARGET_CHUNK_SIZE, guess_chunk_shape};
 pub use plan::{
     GroupKind, Plan, PlanGroup, SCORE_LIMIT, calc_ideal_read_chunk_mem,
