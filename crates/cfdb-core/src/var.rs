@@ -1124,7 +1124,7 @@ impl<A: Access, T: Element> cfdb_rechunk::Source<T, CoreError> for VarSource<'_,
 
     fn read_into(
         &mut self,
-        dsts: Vec<(Vec<Range<usize>>, ArrayViewMutD<'_, T>)>,
+        reads: Vec<cfdb_rechunk::SourceRead<'_, T>>,
     ) -> std::result::Result<(), cfdb_rechunk::ExecError<CoreError>> {
         use rayon::prelude::*;
         let src_err = |region: &[Range<usize>], error| cfdb_rechunk::ExecError::Source {
@@ -1132,12 +1132,13 @@ impl<A: Access, T: Element> cfdb_rechunk::Source<T, CoreError> for VarSource<'_,
             error,
         };
         // Whole storage chunks are fetched together (one batched lookup), then decoded in
-        // parallel, each into a per-thread scratch chunk and copied into its window.
-        let mut work = Vec::with_capacity(dsts.len());
-        let mut keys = Vec::new();
+        // parallel, each into a per-thread scratch chunk and scattered into the target chunks
+        // it overlaps.
         let this = &self.reader;
-        for (region, view) in dsts {
-            let place = this.place(&region);
+        let mut work = Vec::with_capacity(reads.len());
+        let mut keys = Vec::new();
+        for r in reads {
+            let place = this.place(&r.region);
             let key = match &place {
                 Placement::Inside(idx) => this.chunk_key_of(idx),
                 _ => None,
@@ -1146,53 +1147,49 @@ impl<A: Access, T: Element> cfdb_rechunk::Source<T, CoreError> for VarSource<'_,
                 keys.push(k);
                 keys.len() - 1
             });
-            work.push((region, view, place, slot));
+            work.push((r, slot));
         }
         let store = this.var.ds.store().map_err(|e| src_err(&[], e))?;
         let values = store.get_many(&keys).map_err(|e| src_err(&[], e))?;
         work.into_par_iter().with_max_len(1).try_for_each_init(
             || (Vec::new(), this.io.codec.blank()),
-            |(scratch, chunk), (region, mut view, place, slot)| {
-                let fail = |e| src_err(&region, e);
-                match (place, slot) {
-                    (Placement::Outside, _) => view.fill(T::blank()),
-                    (Placement::Inside(_), Some(i)) => {
-                        match values.get(i).and_then(|v| v.as_deref()) {
-                            None => view.fill(T::blank()),
-                            Some(bytes) => {
-                                #[cfg(feature = "instrument")]
-                                crate::io::instrument::record();
-                                let key = &keys[i];
-                                this.io
-                                    .codec
-                                    .decode_into(bytes, scratch, chunk)
-                                    .map_err(|e| fail(this.codec_err(key, e)))?;
-                                let src = T::view(chunk).ok_or_else(|| {
-                                    fail(CoreError::DtypeMismatch {
-                                        var: this.var.name.clone(),
-                                        expected: chunk.kind().to_string(),
-                                        actual: T::KIND.to_string(),
-                                    })
-                                })?;
-                                cfdb_rechunk::copy_block(view, src.view())
-                                    .map_err(|e| fail(rechunk_err(e)))?;
-                            }
+            |(scratch, chunk), (r, slot)| {
+                let fail = |e| src_err(&r.region, e);
+                let bytes =
+                    slot.and_then(|i| values.get(i).and_then(|v| v.as_deref()).map(|b| (i, b)));
+                let owned;
+                let block = match (slot, bytes) {
+                    (Some(_), None) => {
+                        // A whole chunk never written: blank.
+                        for (_, mut dst) in r.parts {
+                            dst.fill(T::blank());
                         }
+                        return Ok(());
                     }
-                    (Placement::Inside(idx), None) => this
-                        .var
-                        .ds
-                        .read_region_into(&this.var.name, &idx, &mut view)
-                        .map_err(fail)?,
-                    (Placement::Partial(idx, sub), _) => {
-                        view.fill(T::blank());
-                        let mut part = view
-                            .slice_each_axis_mut(|ax| Slice::from(sub[ax.axis.index()].clone()));
-                        this.var
-                            .ds
-                            .read_region_into(&this.var.name, &idx, &mut part)
-                            .map_err(fail)?;
+                    (_, Some((i, bytes))) => {
+                        #[cfg(feature = "instrument")]
+                        crate::io::instrument::record();
+                        this.io
+                            .codec
+                            .decode_into(bytes, scratch, chunk)
+                            .map_err(|e| fail(this.codec_err(&keys[i], e)))?;
+                        T::view(chunk).ok_or_else(|| {
+                            fail(CoreError::DtypeMismatch {
+                                var: this.var.name.clone(),
+                                expected: chunk.kind().to_string(),
+                                actual: T::KIND.to_string(),
+                            })
+                        })?
                     }
+                    (None, _) => {
+                        owned = this.read_one::<T>(&r.region).map_err(fail)?;
+                        &owned
+                    }
+                };
+                for (part, dst) in r.parts {
+                    let src =
+                        block.slice_each_axis(|ax| Slice::from(part[ax.axis.index()].clone()));
+                    cfdb_rechunk::copy_block(dst, src).map_err(|e| fail(rechunk_err(e)))?;
                 }
                 Ok(())
             },

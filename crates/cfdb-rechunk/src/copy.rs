@@ -134,18 +134,17 @@ fn rows<T: Clone, D: Dimension>(dst: ArrayViewMutD<'_, T>, src: ArrayViewD<'_, T
         return;
     };
     let last = Axis(dst.ndim() - 1);
-    if dst.len_of(last) <= SHORT_RUN {
-        Zip::from(&mut dst)
-            .and(&src)
-            .for_each(|d, s| d.clone_from(s));
-        return;
-    }
-    Zip::from(dst.lanes_mut(last))
-        .and(src.lanes(last))
-        .for_each(|mut d, s| match (d.as_slice_mut(), s.as_slice()) {
+    for (mut d, s) in dst.lanes_mut(last).into_iter().zip(src.lanes(last)) {
+        match (d.as_slice_mut(), s.as_slice()) {
+            (Some(d), Some(s)) if d.len() <= SHORT_RUN => {
+                for (a, b) in d.iter_mut().zip(s) {
+                    a.clone_from(b);
+                }
+            }
             (Some(d), Some(s)) => d.clone_from_slice(s),
             _ => d.assign(&s),
-        });
+        }
+    }
 }
 
 #[cfg(test)]

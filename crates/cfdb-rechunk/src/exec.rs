@@ -338,6 +338,7 @@ impl Rechunker {
             itemsize: self.itemsize as u128,
             buffer_shape: self.buffer_shape(),
             bulk: None,
+            bulk_accounted: 0,
             fill: None,
             current: Current::Idle,
             pending: BTreeMap::new(),
@@ -354,51 +355,68 @@ impl Rechunker {
 /// (absolute region).
 pub type TargetChunk<T> = (Vec<Range<usize>>, ArrayD<T>);
 
+/// A part of a source block and where it goes.
+pub type SourcePart<'v, T> = (Vec<Range<usize>>, ArrayViewMutD<'v, T>);
+
+/// One source read of a batch (see [`Source::read_into`]): the absolute region to read and
+/// where its parts go.
+#[derive(Debug)]
+pub struct SourceRead<'v, T> {
+    /// The absolute region of the array to read.
+    pub region: Vec<Range<usize>>,
+    /// `(part of the block, relative to the region's start; destination of that shape)`. The
+    /// parts of one read do not overlap, and destinations of a batch are disjoint.
+    pub parts: Vec<SourcePart<'v, T>>,
+}
+
 /// Where an [`Execution`] reads the array from.
 ///
 /// A closure `FnMut(&[Range<usize>]) -> Result<ArrayD<T>, E>` given to
 /// [`Rechunker::execute`] is a source ([`FnSource`]): it gets one absolute region and returns
-/// exactly that block. A source can also fill many blocks at once
-/// straight into the executor's buffers ([`read_into`](Source::read_into)), for example to
-/// decode them in parallel without an intermediate array; the executor uses that for the reads
-/// of a bulk group when [`Execution::with_fill`] gave it a value to allocate buffers with.
+/// exactly that block. A source can also take a whole batch of reads at once and write each
+/// block's parts straight into the target chunks ([`read_into`](Source::read_into)), for
+/// example to decode the blocks in parallel, each scattered from a reused scratch buffer; the
+/// executor does that for the reads of a bulk group when the source
+/// [prefers it](Source::prefers_read_into) and [`Execution::with_fill`] gave it a value to
+/// allocate target chunks with.
 pub trait Source<T, E> {
     /// Returns the block of one absolute region.
     fn read(&mut self, region: &[Range<usize>]) -> Result<ArrayD<T>, E>;
 
-    /// Writes the blocks of several absolute regions into `dsts` (disjoint views, each of its
-    /// region's shape), in any order. The default reads each block and copies it.
+    /// Reads every region of `reads` and copies each part of its block into the part's
+    /// destination, in any order. The default reads each block with [`read`](Source::read)
+    /// and copies it.
     ///
     /// # Errors
     ///
     /// The first failing region and its error.
-    fn read_into(
-        &mut self,
-        dsts: Vec<(Vec<Range<usize>>, ArrayViewMutD<'_, T>)>,
-    ) -> Result<(), ExecError<E>>
+    fn read_into(&mut self, reads: Vec<SourceRead<'_, T>>) -> Result<(), ExecError<E>>
     where
         T: Clone + Send + Sync,
     {
-        for (region, dst) in dsts {
-            let data = self.read(&region).map_err(|error| ExecError::Source {
-                region: region.clone(),
+        for r in reads {
+            let data = self.read(&r.region).map_err(|error| ExecError::Source {
+                region: r.region.clone(),
                 error,
             })?;
-            if data.shape() != dst.shape() {
+            let expected = len_of(&r.region);
+            if data.shape() != expected.as_slice() {
                 return Err(RechunkError::SourceShape {
-                    expected: dst.shape().to_vec(),
+                    expected,
                     got: data.shape().to_vec(),
-                    region,
+                    region: r.region,
                 }
                 .into());
             }
-            copy_block(dst, data.view())?;
+            for (part, dst) in r.parts {
+                copy_block(dst, view(&data, &part))?;
+            }
         }
         Ok(())
     }
 
-    /// Whether [`read_into`](Source::read_into) is worth calling (it is implemented by the
-    /// source rather than the default). Default: `false`.
+    /// Whether [`read_into`](Source::read_into) is worth calling (the source implements it
+    /// rather than taking the default). Default: `false`.
     fn prefers_read_into(&self) -> bool {
         false
     }
@@ -409,14 +427,11 @@ impl<T, E, S: Source<T, E> + ?Sized> Source<T, E> for &mut S {
         (**self).read(region)
     }
 
-    fn read_into(
-        &mut self,
-        dsts: Vec<(Vec<Range<usize>>, ArrayViewMutD<'_, T>)>,
-    ) -> Result<(), ExecError<E>>
+    fn read_into(&mut self, reads: Vec<SourceRead<'_, T>>) -> Result<(), ExecError<E>>
     where
         T: Clone + Send + Sync,
     {
-        (**self).read_into(dsts)
+        (**self).read_into(reads)
     }
 
     fn prefers_read_into(&self) -> bool {
@@ -520,6 +535,10 @@ enum Current<T> {
     Multi {
         items: std::vec::IntoIter<TargetChunk<T>>,
     },
+    /// A bulk group read straight into its target chunks (accounted like `Bulk`).
+    Direct {
+        items: std::vec::IntoIter<TargetChunk<T>>,
+    },
 }
 
 /// A running rechunk (from [`Rechunker::execute`]): an iterator over
@@ -534,6 +553,8 @@ pub struct Execution<T, E, F> {
     itemsize: u128,
     buffer_shape: Vec<usize>,
     bulk: Option<ArrayD<T>>,
+    /// Bytes of the bulk buffer accounted for on the direct path (no buffer is allocated).
+    bulk_accounted: u128,
     fill: Option<T>,
     current: Current<T>,
     pending: BTreeMap<u64, TargetChunk<T>>,
@@ -576,6 +597,10 @@ fn alloc<T: Clone>(
         return Err(RechunkError::TooLarge { what });
     }
     Ok(ArrayD::from_elem(IxDyn(shape), fill))
+}
+
+fn target_len(r: &[Range<usize>]) -> usize {
+    r.iter().map(|r| r.end - r.start).product()
 }
 
 fn len_of(r: &[Range<usize>]) -> Vec<usize> {
@@ -688,11 +713,10 @@ where
         match g.kind {
             GroupKind::Bulk => {
                 let start = g.group_start.unwrap_or_default();
-                if self.source.prefers_read_into() && self.fill.is_some() {
-                    self.bulk_read_into(&g.reads, &start)?;
-                    self.current = Current::Bulk {
-                        writes: g.writes.into_iter(),
-                        start,
+                if self.source.prefers_read_into() && self.fill.is_some() && self.bulk.is_none() {
+                    let items = self.bulk_direct(&g.reads, g.writes, &start)?;
+                    self.current = Current::Direct {
+                        items: items.into_iter(),
                     };
                     return Ok(());
                 }
@@ -792,25 +816,30 @@ where
             .collect()
     }
 
-    /// The reads of a bulk group straight into the bulk buffer through
-    /// [`Source::read_into`]. Memory is counted as on the one-block-at-a-time path (each
-    /// block held while copied), so [`Execution::memory`] does not depend on the path.
-    fn bulk_read_into(
+    /// A bulk group read straight into its target chunks: each read's block is scattered by
+    /// the source ([`Source::read_into`]) into the target chunks it overlaps, so no bulk buffer
+    /// exists and no window is copied out of one. Memory is *accounted* as on the bulk-buffer
+    /// path (the buffer from the first bulk group to the end, each block while copied, copies
+    /// of parked chunks), so [`Execution::memory`] does not depend on the path; the direct
+    /// path holds at most that (the group's target chunks are at most the buffer).
+    fn bulk_direct(
         &mut self,
         reads: &[Vec<Range<i64>>],
+        writes: Vec<Vec<Range<usize>>>,
         start: &[i64],
-    ) -> Result<(), ExecError<E>> {
-        if self.bulk.is_none() {
-            let fill = self.fill.clone().ok_or(RechunkError::Internal {
-                what: "a bulk buffer without a fill value",
-            })?;
-            let buf = alloc(&self.buffer_shape, fill, "the bulk buffer")?;
-            self.mem.add_buffer(self.bytes(buf.len()));
-            self.bulk = Some(buf);
+    ) -> Result<Vec<TargetChunk<T>>, ExecError<E>> {
+        let fill = self.fill.clone().ok_or(RechunkError::Internal {
+            what: "a direct bulk group without a fill value",
+        })?;
+        if self.bulk_accounted == 0 {
+            let n: usize = self.buffer_shape.iter().product();
+            self.bulk_accounted = self.bytes(n).max(1);
+            self.mem.add_buffer(self.bulk_accounted);
         }
+        // Each read's box in the group's (buffer) coordinates.
         let mut boxes = Vec::with_capacity(reads.len());
         let mut regions = Vec::with_capacity(reads.len());
-        for (i, rc) in reads.iter().enumerate() {
+        for rc in reads {
             let abs = self.absolute(rc);
             let dst: Vec<Range<usize>> = rc
                 .iter()
@@ -824,34 +853,89 @@ where
             let n = self.bytes(len_of(&abs).iter().product());
             self.mem.add_buffer(n);
             self.mem.sub_buffer(n);
-            boxes.push((i, dst));
-            regions.push(Some(abs));
+            boxes.push(dst);
+            regions.push(abs);
         }
-        let Some(buf) = self.bulk.as_mut() else {
-            return Err(RechunkError::Internal {
-                what: "no bulk buffer",
-            }
-            .into());
-        };
-        let mut views = Vec::with_capacity(boxes.len());
-        if !split_boxes(buf.view_mut(), &boxes, 0, &mut views) {
-            return Err(RechunkError::Internal {
-                what: "bulk reads that do not tile the buffer",
-            }
-            .into());
+        let mut targets = Vec::with_capacity(writes.len());
+        for w in &writes {
+            targets.push(alloc(&len_of(w), fill.clone(), "a target chunk")?);
         }
-        let dsts: Vec<(Vec<Range<usize>>, ArrayViewMutD<'_, T>)> = views
+        // Split every target chunk into one view per overlapping read.
+        let mut parts: Vec<Vec<SourcePart<'_, T>>> = (0..reads.len()).map(|_| Vec::new()).collect();
+        for (w, target) in writes.iter().zip(targets.iter_mut()) {
+            let local: Vec<Range<usize>> = w
+                .iter()
+                .zip(start)
+                .map(|(r, &gs)| (r.start as i64 - gs) as usize..(r.end as i64 - gs) as usize)
+                .collect();
+            let mut overlaps = Vec::new();
+            for (ri, b) in boxes.iter().enumerate() {
+                let clip: Vec<Range<usize>> = b
+                    .iter()
+                    .zip(&local)
+                    .map(|(b, l)| b.start.max(l.start)..b.end.min(l.end))
+                    .collect();
+                if clip.iter().all(|c| c.start < c.end) {
+                    overlaps.push((ri, clip));
+                }
+            }
+            // Target-relative boxes for the split; the part of the read's block.
+            let rel: Vec<(usize, Vec<Range<usize>>)> = overlaps
+                .iter()
+                .map(|(ri, c)| {
+                    let r = c
+                        .iter()
+                        .zip(&local)
+                        .map(|(c, l)| c.start - l.start..c.end - l.start)
+                        .collect();
+                    (*ri, r)
+                })
+                .collect();
+            let mut views = Vec::with_capacity(rel.len());
+            if !split_boxes(target.view_mut(), &rel, 0, &mut views) {
+                return Err(RechunkError::Internal {
+                    what: "bulk reads that do not tile a target chunk",
+                }
+                .into());
+            }
+            // The views cover the target exactly when their sizes add up to it.
+            let covered: usize = views.iter().map(|(_, v)| v.len()).sum();
+            if covered != target_len(&local) {
+                return Err(RechunkError::Internal {
+                    what: "a target chunk the bulk reads do not cover",
+                }
+                .into());
+            }
+            for (ri, v) in views {
+                let Some((_, clip)) = overlaps.iter().find(|(r, _)| *r == ri) else {
+                    continue;
+                };
+                let part: Vec<Range<usize>> = clip
+                    .iter()
+                    .zip(&boxes[ri])
+                    .map(|(c, b)| c.start - b.start..c.end - b.start)
+                    .collect();
+                parts[ri].push((part, v));
+            }
+        }
+        let batch: Vec<SourceRead<'_, T>> = regions
             .into_iter()
-            .filter_map(|(i, v)| regions.get_mut(i).and_then(Option::take).map(|r| (r, v)))
+            .zip(parts)
+            .map(|(region, parts)| SourceRead { region, parts })
             .collect();
-        self.n_reads += dsts.len() as u64;
-        self.source.read_into(dsts)
+        self.n_reads += batch.len() as u64;
+        self.source.read_into(batch)?;
+        Ok(writes.into_iter().zip(targets).collect())
     }
 
     fn finish(&mut self) {
         self.finished = true;
         if let Some(b) = self.bulk.take() {
             self.mem.sub_buffer(self.bytes(b.len()));
+        }
+        if self.bulk_accounted > 0 {
+            self.mem
+                .sub_buffer(std::mem::take(&mut self.bulk_accounted));
         }
         for (_, (_, a)) in std::mem::take(&mut self.pending) {
             self.mem.sub_parked(self.bytes(a.len()));
@@ -861,6 +945,7 @@ where
                 self.mem.sub_buffer(self.bytes(a.len()));
             }
         }
+        // Direct items are accounted inside the bulk buffer: nothing to release.
     }
 }
 
@@ -911,6 +996,22 @@ where
                     }
                     self.mem.add_parked(self.bytes(data.len()));
                     self.pending.insert(idx, (w, data));
+                }
+                Current::Direct { items } => {
+                    let Some((w, a)) = items.next() else {
+                        self.current = Current::Idle;
+                        continue;
+                    };
+                    let idx = self
+                        .plan
+                        .canon_index(&w.iter().map(|r| r.start).collect::<Vec<_>>());
+                    if idx == self.next_idx {
+                        self.next_idx += 1;
+                        return Some(Ok((w, a)));
+                    }
+                    // Accounted as the copy the bulk-buffer path would park.
+                    self.mem.add_parked(self.bytes(a.len()));
+                    self.pending.insert(idx, (w, a));
                 }
                 Current::Multi { items } => {
                     let Some((w, a)) = items.next() else {

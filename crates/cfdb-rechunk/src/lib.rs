@@ -81,7 +81,10 @@ use std::ops::Range;
 
 pub use copy::{copy_block, owned_copy};
 pub use declared::DeclaredSpace;
-pub use exec::{ExecError, Execution, FnSource, MemoryStats, Rechunker, Source, TargetChunk};
+pub use exec::{
+    ExecError, Execution, FnSource, MemoryStats, Rechunker, Source, SourcePart, SourceRead,
+    TargetChunk,
+};
 pub use guess::{COMPOSITE_NUMBERS, DEFAULT_TARGET_CHUNK_SIZE, guess_chunk_shape};
 pub use plan::{
     GroupKind, Plan, PlanGroup, SCORE_LIMIT, calc_ideal_read_chunk_mem,

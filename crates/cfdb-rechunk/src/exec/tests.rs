@@ -56,14 +56,14 @@ impl Source<i64, Infallible> for BatchSource<'_> {
         Ok(view(self.src, region).to_owned())
     }
 
-    fn read_into(
-        &mut self,
-        dsts: Vec<(Vec<Range<usize>>, ArrayViewMutD<'_, i64>)>,
-    ) -> Result<(), ExecError<Infallible>> {
+    fn read_into(&mut self, reads: Vec<SourceRead<'_, i64>>) -> Result<(), ExecError<Infallible>> {
         self.batches += 1;
-        for (region, mut dst) in dsts.into_iter().rev() {
-            self.requests.push(region.clone());
-            dst.assign(&view(self.src, &region));
+        for r in reads.into_iter().rev() {
+            self.requests.push(r.region.clone());
+            let block = view(self.src, &r.region);
+            for (part, mut dst) in r.parts {
+                dst.assign(&view(&block.to_owned(), &part));
+            }
         }
         Ok(())
     }
