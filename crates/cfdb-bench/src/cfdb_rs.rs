@@ -150,10 +150,16 @@ impl Backend for CfdbRs<'_> {
         let ds = cfdb::open(path)?;
         let mut total = 0;
         let blocks = [("latitude", l), ("longitude", m), ("time", 7)];
-        for item in ds.data_var(VAR)?.iter_chunks_with(&blocks, 1 << 31)? {
+        // Each block is handed back once counted, so later blocks reuse its memory (the
+        // spec allows yielding views into a reused buffer, as rechunkit does).
+        let var = ds.data_var(VAR)?;
+        let mut iter = var.iter_chunks_with(&blocks, 1 << 31)?;
+        while let Some(item) = iter.next() {
             let (_, data) = item?;
             total += data.len();
+            iter.recycle(data);
         }
+        drop(iter);
         drop(ds);
         Ok(Check::Count(total))
     }
@@ -162,10 +168,9 @@ impl Backend for CfdbRs<'_> {
         let ds = cfdb::open(path)?;
         let mut groups = 0;
         let period = "7D".parse().map_err(|e| format!("period 7D: {e:?}"))?;
-        for item in ds
-            .data_var(VAR)?
-            .groupby(&[("time", GroupBy::Period(period))], 1 << 31)?
-        {
+        let var = ds.data_var(VAR)?;
+        let mut iter = var.groupby(&[("time", GroupBy::Period(period))], 1 << 31)?;
+        while let Some(item) = iter.next() {
             let (_, data) = item?;
             let a = data.typed::<f32>()?;
             // The block mean on the pool, split in halves as the floor probe does.
@@ -182,7 +187,9 @@ impl Backend for CfdbRs<'_> {
             };
             std::hint::black_box(m);
             groups += 1;
+            iter.recycle(data);
         }
+        drop(iter);
         drop(ds);
         Ok(Check::Count(groups))
     }

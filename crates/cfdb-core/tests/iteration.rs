@@ -132,8 +132,7 @@ fn bad_sizes_and_budgets_are_errors() {
     assert!(v.iter_chunks_with(&[("nope", 2)], 1 << 20).is_err());
     let e = v
         .iter_chunks_with(&[("t", 2)], 0)
-        .err()
-        .expect("a zero budget is refused");
+        .expect_err("a zero budget is refused");
     assert!(
         e.to_string().contains("budget") || e.to_string().contains("max_mem"),
         "{e}"

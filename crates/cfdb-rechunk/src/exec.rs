@@ -340,6 +340,7 @@ impl Rechunker {
             bulk: None,
             bulk_accounted: 0,
             fill: None,
+            spare: Vec::new(),
             current: Current::Idle,
             pending: BTreeMap::new(),
             next_idx: 0,
@@ -556,6 +557,8 @@ pub struct Execution<T, E, F> {
     /// Bytes of the bulk buffer accounted for on the direct path (no buffer is allocated).
     bulk_accounted: u128,
     fill: Option<T>,
+    /// Arrays handed back by the caller ([`Execution::recycle`]), reused for target chunks.
+    spare: Vec<ArrayD<T>>,
     current: Current<T>,
     pending: BTreeMap<u64, TargetChunk<T>>,
     next_idx: u64,
@@ -598,6 +601,9 @@ fn alloc<T: Clone>(
     }
     Ok(ArrayD::from_elem(IxDyn(shape), fill))
 }
+
+/// The most arrays [`Execution::recycle`] keeps.
+pub const MAX_SPARE: usize = 16;
 
 fn target_len(r: &[Range<usize>]) -> usize {
     r.iter().map(|r| r.end - r.start).product()
@@ -672,6 +678,24 @@ where
     pub fn with_fill(mut self, fill: T) -> Self {
         self.fill = Some(fill);
         self
+    }
+
+    /// Hands a yielded chunk back for reuse: a later target chunk of the same shape is written
+    /// into it instead of a new allocation (on the direct path, where every cell of a target
+    /// chunk is overwritten). At most [`MAX_SPARE`] arrays are kept; they are the caller's
+    /// memory and are not counted by [`memory`](Self::memory).
+    pub fn recycle(&mut self, array: ArrayD<T>) {
+        if self.spare.len() < MAX_SPARE && array.is_standard_layout() {
+            self.spare.push(array);
+        }
+    }
+
+    /// A target chunk of `shape`: a recycled array when one fits, else a new one.
+    fn target(&mut self, shape: &[usize], fill: &T) -> Result<ArrayD<T>, RechunkError> {
+        match self.spare.iter().position(|a| a.shape() == shape) {
+            Some(i) => Ok(self.spare.swap_remove(i)),
+            None => alloc(shape, fill.clone(), "a target chunk"),
+        }
     }
 
     fn fill_value(&self, data: &ArrayD<T>) -> Result<T, RechunkError> {
@@ -858,7 +882,7 @@ where
         }
         let mut targets = Vec::with_capacity(writes.len());
         for w in &writes {
-            targets.push(alloc(&len_of(w), fill.clone(), "a target chunk")?);
+            targets.push(self.target(&len_of(w), &fill)?);
         }
         // Split every target chunk into one view per overlapping read.
         let mut parts: Vec<Vec<SourcePart<'_, T>>> = (0..reads.len()).map(|_| Vec::new()).collect();

@@ -82,8 +82,8 @@ use std::ops::Range;
 pub use copy::{copy_block, owned_copy};
 pub use declared::DeclaredSpace;
 pub use exec::{
-    ExecError, Execution, FnSource, MemoryStats, Rechunker, Source, SourcePart, SourceRead,
-    TargetChunk,
+    ExecError, Execution, FnSource, MAX_SPARE, MemoryStats, Rechunker, Source, SourcePart,
+    SourceRead, TargetChunk,
 };
 pub use guess::{COMPOSITE_NUMBERS, DEFAULT_TARGET_CHUNK_SIZE, guess_chunk_shape};
 pub use plan::{

@@ -81,8 +81,11 @@ fn run_batched(r: &Rechunker, src: &ArrayD<i64>) -> Run {
     };
     let mut exec = r.execute_source(&mut source).with_fill(-1);
     let mut yields = Vec::new();
-    for item in exec.by_ref() {
-        yields.push(item.unwrap());
+    while let Some(item) = exec.next() {
+        let (w, a) = item.unwrap();
+        // Hand back garbage of the same shape: reused targets must be overwritten entirely.
+        exec.recycle(ArrayD::from_elem(a.raw_dim(), -7));
+        yields.push((w, a));
     }
     let mem = exec.memory();
     let n_reads = exec.n_reads();
