@@ -522,7 +522,47 @@ impl<A: Access> Dataset<A> {
     /// Reads a region (index space, absolute) of any variable.
     pub(crate) fn read_region(&self, name: &str, region: &[Range<usize>]) -> Result<ArrayData> {
         let var = self.var_io(name)?;
+        if let Some(decoded) = self.read_whole_chunk(&var, region)? {
+            return Ok(decoded);
+        }
         io::read_region(self.store()?, &var, region)
+    }
+
+    /// When `region` is exactly one stored chunk: that chunk, decoded straight into a new
+    /// array (no blank fill, no copy). `None` for other regions and unwritten chunks.
+    fn read_whole_chunk(
+        &self,
+        var: &io::VarIo,
+        region: &[Range<usize>],
+    ) -> Result<Option<ArrayData>> {
+        let cs = var.codec.chunk_shape();
+        let starts: Option<Vec<i64>> = region
+            .iter()
+            .zip(&var.origins)
+            .zip(cs)
+            .map(|((r, &o), &c)| {
+                let s = r.start as i64 + o;
+                (r.end - r.start == c && s.rem_euclid(c as i64) == 0).then_some(s)
+            })
+            .collect();
+        let Some(starts) = starts.filter(|s| s.len() == region.len()) else {
+            return Ok(None);
+        };
+        let key = crate::grid::chunk_key(&var.name, &starts);
+        let Some(bytes) = self.store()?.get(&key)? else {
+            return Ok(None);
+        };
+        #[cfg(feature = "instrument")]
+        crate::io::instrument::record();
+        var.codec
+            .decode(&bytes)
+            .map(Some)
+            .map_err(|source| CoreError::Codec {
+                path: self.path.clone(),
+                var: var.name.clone(),
+                key: Some(key.clone()),
+                source,
+            })
     }
 
     /// Reads a region into a caller's buffer of the right element type and shape.
@@ -563,34 +603,14 @@ impl<A: Access> Dataset<A> {
         region: &[Range<usize>],
     ) -> Result<ArrayD<T>> {
         let var = self.var_io(name)?;
-        let cs = var.codec.chunk_shape();
-        let starts: Option<Vec<i64>> = region
-            .iter()
-            .zip(&var.origins)
-            .zip(cs)
-            .map(|((r, &o), &c)| {
-                let s = r.start as i64 + o;
-                (r.end - r.start == c && s.rem_euclid(c as i64) == 0).then_some(s)
-            })
-            .collect();
-        if let (Some(starts), true) = (starts, var.codec.dtype().element_kind() == T::KIND) {
-            let key = crate::grid::chunk_key(name, &starts);
-            if let Some(bytes) = self.store()?.get(&key)? {
-                let err = |source| CoreError::Codec {
-                    path: self.path.clone(),
-                    var: name.to_owned(),
-                    key: Some(key.clone()),
-                    source,
-                };
-                #[cfg(feature = "instrument")]
-                crate::io::instrument::record();
-                let decoded = var.codec.decode(&bytes).map_err(err)?;
-                return T::unwrap(decoded).map_err(|d| CoreError::DtypeMismatch {
-                    var: name.to_owned(),
-                    expected: d.kind().to_string(),
-                    actual: T::KIND.to_string(),
-                });
-            }
+        if var.codec.dtype().element_kind() == T::KIND
+            && let Some(decoded) = self.read_whole_chunk(&var, region)?
+        {
+            return T::unwrap(decoded).map_err(|d| CoreError::DtypeMismatch {
+                var: name.to_owned(),
+                expected: d.kind().to_string(),
+                actual: T::KIND.to_string(),
+            });
         }
         let shape: Vec<usize> = region.iter().map(|r| r.end - r.start).collect();
         let mut out = ArrayD::from_elem(IxDyn(&shape), T::blank());
