@@ -65,8 +65,177 @@ pub fn hash_params() -> &'static blake2s_simd::Params {
 }
 
 /// BLAKE2s with a 13-byte digest over the serialized key bytes.
+///
+/// Keys of up to one 64-byte block (every cfdb chunk key) go through [`short_key_hash`]; longer
+/// keys through `blake2s_simd`.
+#[inline]
 pub fn key_hash(key: &[u8]) -> Hash {
-    to_hash(&hash_params().hash(key))
+    match short_key_hash(key) {
+        Some(h) => h,
+        None => to_hash(&hash_params().hash(key)),
+    }
+}
+
+/// The BLAKE2s initialisation vector (RFC 7693).
+const IV: [u32; 8] = [
+    0x6A09_E667,
+    0xBB67_AE85,
+    0x3C6E_F372,
+    0xA54F_F53A,
+    0x510E_527F,
+    0x9B05_688C,
+    0x1F83_D9AB,
+    0x5BE0_CD19,
+];
+
+/// The BLAKE2s message schedule (RFC 7693).
+const SIGMA: [[usize; 16]; 10] = [
+    [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15],
+    [14, 10, 4, 8, 9, 15, 13, 6, 1, 12, 0, 2, 11, 7, 5, 3],
+    [11, 8, 12, 0, 5, 2, 15, 13, 10, 14, 3, 6, 7, 1, 9, 4],
+    [7, 9, 3, 1, 13, 12, 11, 14, 2, 6, 5, 10, 4, 0, 15, 8],
+    [9, 0, 5, 7, 2, 4, 10, 15, 14, 1, 11, 12, 6, 8, 3, 13],
+    [2, 12, 6, 10, 0, 11, 8, 3, 4, 13, 7, 5, 15, 14, 1, 9],
+    [12, 5, 1, 15, 14, 13, 4, 10, 0, 7, 6, 3, 9, 2, 8, 11],
+    [13, 11, 7, 14, 12, 1, 3, 9, 5, 0, 15, 4, 8, 6, 2, 10],
+    [6, 15, 14, 9, 11, 3, 0, 8, 12, 2, 13, 7, 1, 4, 10, 5],
+    [10, 2, 8, 4, 7, 6, 1, 5, 15, 11, 9, 14, 3, 12, 13, 0],
+];
+
+/// Word 0 of the parameter block: digest length 13, no key, fanout 1, depth 1.
+const PARAM0: u32 = 0x0101_0000 | HASH_LEN as u32;
+
+/// BLAKE2s-13 of a key that fits one 64-byte block (`None` for longer keys).
+///
+/// A key of at most 64 bytes is the whole message, so the hash is a single compression of the
+/// zero-padded key with counter = key length and the final-block flag set (RFC 7693). This is
+/// the lookup hot path, so it is written for latency: the 16 state words live in locals, the
+/// message schedule is resolved at compile time, and the compression is instantiated per
+/// 16-byte length class, so the message words past the key are compile-time zeros and their
+/// additions disappear. Keys of up to 16 bytes (the common case) are loaded with a few
+/// overlapping reads instead of a copy. Bit-identical to `blake2s_simd` with `hash_length(13)`
+/// (tested against it for every length 0..=200).
+#[inline]
+pub fn short_key_hash(key: &[u8]) -> Option<Hash> {
+    let h = match key.len() {
+        0..=16 => {
+            let (lo, hi) = load16(key);
+            let m = [lo as u32, (lo >> 32) as u32, hi as u32, (hi >> 32) as u32];
+            compress_final::<4>(&m, key.len() as u32)
+        }
+        17..=32 => compress_padded::<8>(key),
+        33..=48 => compress_padded::<12>(key),
+        49..=64 => compress_padded::<16>(key),
+        _ => return None,
+    };
+    let mut out = [0u8; HASH_LEN];
+    out[..4].copy_from_slice(&h[0].to_le_bytes());
+    out[4..8].copy_from_slice(&h[1].to_le_bytes());
+    out[8..12].copy_from_slice(&h[2].to_le_bytes());
+    out[12] = h[3].to_le_bytes()[0];
+    Some(out)
+}
+
+/// A key of at most 16 bytes as two little-endian u64 (zero-padded), without a copy loop.
+#[inline(always)]
+fn load16(key: &[u8]) -> (u64, u64) {
+    let n = key.len();
+    let u64_at = |i: usize| {
+        key.get(i..i + 8).map_or(0, |b| {
+            u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])
+        })
+    };
+    let u32_at = |i: usize| {
+        key.get(i..i + 4).map_or(0, |b| {
+            u64::from(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        })
+    };
+    let byte = |i: usize| key.get(i).map_or(0, |&b| u64::from(b));
+    match n {
+        // Bytes 8..n: the last 8 bytes shifted down past the overlap.
+        9..=16 => (u64_at(0), u64_at(n - 8) >> (8 * (16 - n))),
+        8 => (u64_at(0), 0),
+        // Bytes 4..n: the last 4 bytes shifted down past the overlap (nothing when n == 4).
+        4..=7 => (u32_at(0) | ((u32_at(n - 4) >> (8 * (8 - n))) << 32), 0),
+        // 1..=3 bytes: first, middle and last byte (they coincide for short keys).
+        1..=3 => (
+            byte(0) | byte(n / 2) << (8 * (n / 2)) | byte(n - 1) << (8 * (n - 1)),
+            0,
+        ),
+        _ => (0, 0),
+    }
+}
+
+/// [`compress_final`] of a key of at most `4 * W` bytes, zero-padded through a block buffer.
+#[inline(never)]
+fn compress_padded<const W: usize>(key: &[u8]) -> [u32; 4] {
+    let mut block = [0u8; 64];
+    let n = key.len().min(4 * W);
+    block[..n].copy_from_slice(&key[..n]);
+    let mut m = [0u32; W];
+    for (w, c) in m.iter_mut().zip(block.chunks_exact(4)) {
+        *w = u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+    }
+    compress_final::<W>(&m, key.len() as u32)
+}
+
+/// One BLAKE2s compression of the only (hence final) block of a `len`-byte message, from the
+/// initial state of a 13-byte digest. `m` holds the first `W` message words; the other
+/// `16 - W` words are zero. Returns the first four words of the new state (the digest is
+/// their first 13 bytes).
+#[inline(always)]
+fn compress_final<const W: usize>(m: &[u32; W], len: u32) -> [u32; 4] {
+    // Message word i, a compile-time zero past the key's words.
+    let m: [u32; 16] = std::array::from_fn(|i| if i < W { m[i] } else { 0 });
+    macro_rules! g {
+        ($a:ident, $b:ident, $c:ident, $d:ident, $x:expr, $y:expr) => {
+            $a = $a.wrapping_add($b).wrapping_add($x);
+            $d = ($d ^ $a).rotate_right(16);
+            $c = $c.wrapping_add($d);
+            $b = ($b ^ $c).rotate_right(12);
+            $a = $a.wrapping_add($b).wrapping_add($y);
+            $d = ($d ^ $a).rotate_right(8);
+            $c = $c.wrapping_add($d);
+            $b = ($b ^ $c).rotate_right(7);
+        };
+    }
+    let h0 = IV[0] ^ PARAM0;
+    let (mut v0, mut v1, mut v2, mut v3) = (h0, IV[1], IV[2], IV[3]);
+    let (mut v4, mut v5, mut v6, mut v7) = (IV[4], IV[5], IV[6], IV[7]);
+    let (mut v8, mut v9, mut v10, mut v11) = (IV[0], IV[1], IV[2], IV[3]);
+    // Counter t = len (t1 = 0), final-block flag f0 = !0, f1 = 0.
+    let (mut v12, mut v13, mut v14, mut v15) = (IV[4] ^ len, IV[5], !IV[6], IV[7]);
+    macro_rules! round {
+        ($r:expr) => {{
+            const S: [usize; 16] = SIGMA[$r];
+            g!(v0, v4, v8, v12, m[S[0]], m[S[1]]);
+            g!(v1, v5, v9, v13, m[S[2]], m[S[3]]);
+            g!(v2, v6, v10, v14, m[S[4]], m[S[5]]);
+            g!(v3, v7, v11, v15, m[S[6]], m[S[7]]);
+            g!(v0, v5, v10, v15, m[S[8]], m[S[9]]);
+            g!(v1, v6, v11, v12, m[S[10]], m[S[11]]);
+            g!(v2, v7, v8, v13, m[S[12]], m[S[13]]);
+            g!(v3, v4, v9, v14, m[S[14]], m[S[15]]);
+        }};
+    }
+    round!(0);
+    round!(1);
+    round!(2);
+    round!(3);
+    round!(4);
+    round!(5);
+    round!(6);
+    round!(7);
+    round!(8);
+    round!(9);
+    // Only words 0..4 of the new state are needed; the rest of v is dead here.
+    let _ = (v4, v5, v6, v7, v12, v13, v14, v15);
+    [
+        h0 ^ v0 ^ v8,
+        IV[1] ^ v1 ^ v9,
+        IV[2] ^ v2 ^ v10,
+        IV[3] ^ v3 ^ v11,
+    ]
 }
 
 /// The first 13 bytes of a BLAKE2s result made with [`hash_params`].
@@ -88,6 +257,50 @@ pub fn key_hashes<K: AsRef<[u8]>>(keys: &[K], out: &mut [Hash]) {
     blake2s_simd::many::hash_many(jobs.iter_mut());
     for (o, j) in out.iter_mut().zip(&jobs) {
         *o = to_hash(&j.to_hash());
+    }
+}
+
+/// [`bucket`] for a fixed `n_buckets`, with the 128-bit modulo replaced by one 64-bit one.
+///
+/// The hash is `l0 + l1·2³² + l2·2⁶⁴ + l3·2⁹⁶` with 32-bit limbs `l0..l2` and the 8-bit `l3`.
+/// With `p_k = 2^(32k) mod n` precomputed, `Σ l_k·p_k` is congruent to the hash and stays below
+/// 2⁶⁴ while `n ≤ 2³⁰` (each `p_k < n`), so a single `u64 % n` finishes. Headers allow at most
+/// 2²⁶ buckets; a larger `n` falls back to the 128-bit modulo.
+#[derive(Clone, Copy, Debug)]
+pub struct BucketOf {
+    n: u64,
+    p: [u64; 3],
+}
+
+impl BucketOf {
+    /// Precomputes the limb weights for `n_buckets` (0 is treated as 1, like [`bucket`]).
+    pub fn new(n_buckets: u32) -> BucketOf {
+        let n = u64::from(n_buckets.max(1));
+        let m = u128::from(n);
+        BucketOf {
+            n,
+            p: [
+                ((1u128 << 32) % m) as u64,
+                ((1u128 << 64) % m) as u64,
+                ((1u128 << 96) % m) as u64,
+            ],
+        }
+    }
+
+    /// The bucket of `hash`; equals `bucket(hash, n_buckets)`.
+    #[inline]
+    pub fn of(&self, hash: &Hash) -> usize {
+        let l0 = u64::from(u32::from_le_bytes([hash[0], hash[1], hash[2], hash[3]]));
+        let l1 = u64::from(u32::from_le_bytes([hash[4], hash[5], hash[6], hash[7]]));
+        let l2 = u64::from(u32::from_le_bytes([hash[8], hash[9], hash[10], hash[11]]));
+        let l3 = u64::from(hash[12]);
+        if self.n > 1 << 30 {
+            // Beyond any header we accept (MAX_BUCKETS = 2^26); the sum below could overflow.
+            return bucket(hash, self.n as u32);
+        }
+        // Each term is below 2^32·n <= 2^62 and l3·p2 below 2^38, so the sum fits.
+        let s = l0 + l1 * self.p[0] + l2 * self.p[1] + l3 * self.p[2];
+        (s % self.n) as usize
     }
 }
 
@@ -130,6 +343,7 @@ pub fn next_growth_size(current: u32) -> Option<u32> {
 }
 
 /// Reads a little-endian u48.
+#[inline]
 pub fn read_u48(b: &[u8]) -> u64 {
     let mut w = [0u8; 8];
     let n = b.len().min(6);
@@ -144,6 +358,7 @@ pub fn u48(v: u64) -> [u8; 6] {
 }
 
 /// Reads a little-endian u56.
+#[inline]
 pub fn read_u56(b: &[u8]) -> u64 {
     let mut w = [0u8; 8];
     let n = b.len().min(7);
@@ -343,6 +558,7 @@ impl Header {
     }
 
     /// The effective index offset.
+    #[inline]
     pub fn index_offset(&self) -> u64 {
         match self.index_offset_raw {
             0 | LEGACY_PAD => HEADER_LEN,
@@ -364,11 +580,13 @@ impl Header {
     }
 
     /// Timestamp width in a block (7 or 0).
+    #[inline]
     pub fn ts_len(&self) -> u64 {
         if self.timestamps { TS_LEN } else { 0 }
     }
 
     /// Length of a block's fixed part (everything before the key).
+    #[inline]
     pub fn head_len(&self) -> u64 {
         match self.kind {
             Kind::Variable => 25 + self.ts_len(),
@@ -417,6 +635,7 @@ pub struct BlockHead {
 
 impl BlockHead {
     /// Parses a block head from at least `header.head_len()` bytes.
+    #[inline]
     pub fn parse(header: &Header, b: &[u8]) -> Option<BlockHead> {
         let hl = usize::try_from(header.head_len()).ok()?;
         let b = b.get(..hl)?;
@@ -442,6 +661,7 @@ impl BlockHead {
     }
 
     /// Total block length.
+    #[inline]
     pub fn block_len(&self, header: &Header) -> u64 {
         header.head_len() + self.key_len + self.value_len
     }
@@ -542,6 +762,80 @@ mod tests {
         for (k, h) in HIDDEN_KEYS.iter().zip(hidden_hashes()) {
             assert_eq!(key_hash(k), h);
         }
+    }
+
+    /// Deterministic test bytes (splitmix64).
+    fn test_bytes(seed: u64, len: usize) -> Vec<u8> {
+        let mut state = seed;
+        (0..len)
+            .map(|_| {
+                state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+                let mut z = state;
+                z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+                z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+                (z ^ (z >> 31)) as u8
+            })
+            .collect()
+    }
+
+    #[test]
+    fn short_key_hash_equals_blake2s_simd() {
+        for len in 0..=200usize {
+            for seed in 0..64u64 {
+                let key = test_bytes(seed * 1000 + len as u64, len);
+                let want = to_hash(&hash_params().hash(&key));
+                assert_eq!(key_hash(&key), want, "len {len} seed {seed}");
+                match short_key_hash(&key) {
+                    Some(h) => {
+                        assert!(len <= 64);
+                        assert_eq!(h, want, "len {len} seed {seed}");
+                    }
+                    None => assert!(len > 64),
+                }
+            }
+            // All-0xff and all-zero keys exercise the padding of the last word.
+            for fill in [0u8, 0xff] {
+                let key = vec![fill; len];
+                assert_eq!(key_hash(&key), to_hash(&hash_params().hash(&key)));
+            }
+        }
+        // The digest is BLAKE2s with digest length 13, not a truncated BLAKE2s-256.
+        assert_eq!(
+            hex(&short_key_hash(b"a").unwrap()),
+            "98bffdaaf3946389080dd51a12"
+        );
+    }
+
+    #[test]
+    fn bucket_of_equals_bucket() {
+        let ns = [
+            1u32,
+            2,
+            3,
+            7,
+            11,
+            12007,
+            144013,
+            1728017,
+            20736017,
+            MAX_BUCKETS,
+            (1 << 30) - 1,
+            1 << 30,
+            (1 << 30) + 3,
+            u32::MAX,
+        ];
+        let mut hashes: Vec<Hash> = vec![[0; HASH_LEN], [0xff; HASH_LEN]];
+        for seed in 0..2000u64 {
+            let b = test_bytes(seed, HASH_LEN);
+            hashes.push(b.try_into().unwrap());
+        }
+        for n in ns {
+            let f = BucketOf::new(n);
+            for h in &hashes {
+                assert_eq!(f.of(h), bucket(h, n), "n {n} hash {}", hex(h));
+            }
+        }
+        assert_eq!(BucketOf::new(0).of(&[7; HASH_LEN]), 0);
     }
 
     #[test]

@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use crate::error::{KvError, Result, io_err};
 use crate::format::{
-    BlockHead, DIRTY, HEADER_LEN, HIDDEN_KEYS, Hash, Header, METADATA_KEY, bucket, key_hash,
+    BlockHead, BucketOf, DIRTY, HEADER_LEN, HIDDEN_KEYS, Hash, Header, METADATA_KEY, PTR_LEN,
+    key_hash, read_u48,
 };
 use crate::lock::{LockGuard, lock};
 use crate::recover::salvage;
@@ -20,6 +21,7 @@ enum Bytes {
 }
 
 impl Bytes {
+    #[inline]
     fn as_slice(&self) -> &[u8] {
         match self {
             Bytes::Map(m) => m,
@@ -99,6 +101,11 @@ pub struct Reader {
     /// For unclean files: the newest live block of every key.
     overlay: Option<HashMap<Hash, u64>>,
     n_keys: u64,
+    /// Lookup constants derived from the header once at open (see [`Reader::find`]).
+    bucket_of: BucketOf,
+    index_offset: u64,
+    /// Upper bound on the length of a bucket chain (`Layout::max_blocks` of the data).
+    chain_bound: u64,
     _lock: Option<(LockGuard, File)>,
 }
 
@@ -175,8 +182,17 @@ impl Reader {
             n_keys = s.n_user_keys();
             overlay = Some(s.winner_map());
         }
+        let layout = Layout {
+            header: &header,
+            regions: &regions,
+            path: &path,
+        };
+        let chain_bound = layout.max_blocks(len);
         Ok(Reader {
             path,
+            bucket_of: BucketOf::new(header.n_buckets),
+            index_offset: header.index_offset(),
+            chain_bound,
             bytes,
             data_len: len,
             header,
@@ -187,6 +203,7 @@ impl Reader {
         })
     }
 
+    #[inline]
     fn data(&self) -> &[u8] {
         let d = self.bytes.as_slice();
         d.get(..usize::try_from(self.data_len).unwrap_or(d.len()))
@@ -221,22 +238,88 @@ impl Reader {
         self.n_keys == 0
     }
 
+    /// The live block of `key`: its position and head.
+    ///
+    /// This is the lookup hot path (`booklet-format.md` §6). Everything that does not depend on
+    /// the key (bucket modulus weights, index offset, chain bound) was computed at open, and the
+    /// chain walk reads block heads straight out of the mapped bytes. Any block that fails a
+    /// check is handed to [`Layout::head_at`], which reports the exact error.
+    #[inline]
     fn find(&self, key: &[u8]) -> Result<Option<(u64, BlockHead)>> {
         let hash = key_hash(key);
-        let layout = self.layout();
         let data = self.data();
-        match &self.overlay {
-            Some(ov) => match ov.get(&hash) {
-                Some(&pos) => Ok(Some((pos, layout.head_at(data, pos)?))),
-                None => Ok(None),
-            },
-            None => {
-                let slot = layout.slot(data, bucket(&hash, self.header.n_buckets))?;
-                layout.walk(data, slot, &hash)
+        if let Some(ov) = &self.overlay {
+            return self.find_salvaged(ov, data, &hash);
+        }
+        self.walk(data, self.slot(data, self.bucket_of.of(&hash)), &hash)
+    }
+
+    /// Walks the bucket chain from `start` to the live block with `hash` (`Layout::walk`,
+    /// reading heads straight from the data).
+    #[inline(always)]
+    fn walk(&self, data: &[u8], start: u64, hash: &Hash) -> Result<Option<(u64, BlockHead)>> {
+        let mut cur = start;
+        let mut steps = 0u64;
+        while cur > 1 {
+            steps += 1;
+            if steps > self.chain_bound {
+                return Err(self.layout().corrupted(cur, "bucket chain cycles"));
             }
+            let head = match self.head_in_region(data, cur) {
+                Some(h) => h,
+                None => self.layout().head_at(data, cur)?,
+            };
+            if head.next == 0 {
+                return Ok(None);
+            }
+            if head.hash == *hash {
+                return Ok(Some((cur, head)));
+            }
+            cur = head.next;
+        }
+        Ok(None)
+    }
+
+    /// Lookup in an unclean file, through the salvage overlay.
+    #[cold]
+    fn find_salvaged(
+        &self,
+        ov: &HashMap<Hash, u64>,
+        data: &[u8],
+        hash: &Hash,
+    ) -> Result<Option<(u64, BlockHead)>> {
+        match ov.get(hash) {
+            Some(&pos) => Ok(Some((pos, self.layout().head_at(data, pos)?))),
+            None => Ok(None),
         }
     }
 
+    /// The bucket slot `b` (a slot past the end of the data reads as empty, like
+    /// `Layout::slot`).
+    #[inline(always)]
+    fn slot(&self, data: &[u8], b: usize) -> u64 {
+        let at = (b as u64)
+            .checked_mul(PTR_LEN)
+            .and_then(|o| o.checked_add(self.index_offset))
+            .and_then(|a| usize::try_from(a).ok());
+        match at.and_then(|a| data.get(a..a.checked_add(6)?)) {
+            Some(p) => read_u48(p),
+            None => 1,
+        }
+    }
+
+    /// The head of the block at `pos` when it passes every check of `Layout::head_at` (lies in
+    /// a data region, head readable, block ends inside the region), else `None`.
+    #[inline(always)]
+    fn head_in_region(&self, data: &[u8], pos: u64) -> Option<BlockHead> {
+        let &(_, end) = self.regions.iter().find(|&&(s, e)| pos >= s && pos < e)?;
+        let p = usize::try_from(pos).ok()?;
+        let hl = self.header.head_len() as usize;
+        let head = BlockHead::parse(&self.header, data.get(p..p.checked_add(hl)?)?)?;
+        (pos.checked_add(head.block_len(&self.header))? <= end).then_some(head)
+    }
+
+    #[inline]
     fn value_of(&self, pos: u64, head: &BlockHead) -> &[u8] {
         let start = pos + self.header.head_len() + head.key_len;
         // head_at checked that the whole block lies inside a region of the data.
@@ -246,6 +329,7 @@ impl Reader {
     }
 
     /// The value stored under `key`, borrowed from the file.
+    #[inline]
     pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<&[u8]>> {
         Ok(self
             .find(key.as_ref())?
@@ -262,7 +346,6 @@ impl Reader {
         if self.overlay.is_some() {
             return keys.iter().map(|k| self.get(k)).collect();
         }
-        let layout = self.layout();
         let data = self.data();
         let mut out = Vec::with_capacity(keys.len());
         let mut hashes = [[0u8; crate::format::HASH_LEN]; BATCH];
@@ -270,7 +353,7 @@ impl Reader {
         for batch in keys.chunks(BATCH) {
             crate::format::key_hashes(batch, &mut hashes);
             for (s, h) in starts.iter_mut().zip(&hashes).take(batch.len()) {
-                *s = layout.slot(data, bucket(h, self.header.n_buckets))?;
+                *s = self.slot(data, self.bucket_of.of(h));
             }
             // Touch every first block of the batch: independent loads that overlap.
             let mut touch = 0u8;
@@ -284,8 +367,7 @@ impl Reader {
             std::hint::black_box(touch);
             for (s, h) in starts.iter().zip(&hashes).take(batch.len()) {
                 out.push(
-                    layout
-                        .walk(data, *s, h)?
+                    self.walk(data, *s, h)?
                         .map(|(pos, head)| self.value_of(pos, &head)),
                 );
             }
@@ -376,6 +458,147 @@ impl<'a> Iterator for Items<'a> {
                 value,
                 timestamp: b.head.timestamp,
             }));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::format::bucket;
+    use crate::{Mode, OpenOptions};
+
+    /// The lookup `find` replaced: `Layout::slot` + `Layout::walk` with the 128-bit bucket
+    /// modulo, kept as the reference implementation of `booklet-format.md` §6.
+    fn reference_get<'a>(r: &'a Reader, key: &[u8]) -> Result<Option<&'a [u8]>> {
+        let hash = key_hash(key);
+        let layout = r.layout();
+        let data = r.data();
+        let found = match &r.overlay {
+            Some(ov) => match ov.get(&hash) {
+                Some(&pos) => Some((pos, layout.head_at(data, pos)?)),
+                None => None,
+            },
+            None => {
+                let slot = layout.slot(data, bucket(&hash, r.header.n_buckets))?;
+                layout.walk(data, slot, &hash)?
+            }
+        };
+        Ok(found.map(|(pos, head)| r.value_of(pos, &head)))
+    }
+
+    fn same(a: Result<Option<&[u8]>>, b: Result<Option<&[u8]>>, what: &str) {
+        match (a, b) {
+            (Ok(x), Ok(y)) => assert_eq!(x, y, "{what}"),
+            (Err(x), Err(y)) => assert_eq!(x.to_string(), y.to_string(), "{what}"),
+            (x, y) => panic!("{what}: fast {x:?} vs reference {y:?}"),
+        }
+    }
+
+    /// Small files: 7 buckets and 7 keys (no growth, so chains share buckets), or 21 keys (the
+    /// index grows and relocates, and more data follows it: two data regions); keys of 0..=80
+    /// bytes (both hash paths), an overwrite and a delete; variable (with or without
+    /// timestamps) or fixed kind.
+    fn image(grown: bool, timestamps: bool, fixed: bool) -> (Vec<u8>, Vec<Vec<u8>>) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f.blt");
+        let mut opts = OpenOptions::new();
+        opts = opts.n_buckets(7).timestamps(timestamps);
+        if fixed {
+            opts = opts.fixed_value_len(5);
+        }
+        let step = if grown { 4 } else { 13 };
+        let keys: Vec<Vec<u8>> = (0..=80u8)
+            .step_by(step)
+            .map(|n| (0..n).map(|i| i.wrapping_mul(31) ^ n).collect())
+            .collect();
+        let value = |i: usize| {
+            if fixed {
+                vec![i as u8; 5]
+            } else {
+                vec![i as u8; i % 7]
+            }
+        };
+        let mut w = opts.open(&path, Mode::New).unwrap();
+        let half = keys.len() / 2;
+        for (i, k) in keys.iter().enumerate().take(half) {
+            w.set(k, value(i)).unwrap();
+        }
+        w.close().unwrap();
+        let mut w = crate::Writer::open(&path, Mode::Write).unwrap();
+        for (i, k) in keys.iter().enumerate().skip(half) {
+            w.set(k, value(i)).unwrap();
+        }
+        w.set(&keys[3], value(99)).unwrap();
+        w.delete(&keys[1]).unwrap();
+        w.close().unwrap();
+        let mut probes = keys;
+        probes.push(b"absent".to_vec());
+        (std::fs::read(&path).unwrap(), probes)
+    }
+
+    #[test]
+    fn fast_lookup_equals_the_layout_walk_on_damaged_files() {
+        let cases = [
+            (false, true, false),
+            (true, true, false),
+            (true, false, false),
+            (false, false, true),
+            (true, false, true),
+        ];
+        for (grown, ts, fixed) in cases {
+            let (img, probes) = image(grown, ts, fixed);
+            let r = Reader::from_bytes(img.clone()).unwrap();
+            assert_eq!(r.info().n_buckets, if grown { 12007 } else { 7 });
+            assert_eq!(r.get(&probes[1]).unwrap(), None);
+            assert_eq!(r.get(&probes[3]).unwrap().map(|v| v[0]), Some(99));
+            for (i, k) in probes.iter().enumerate().skip(4).take(3) {
+                assert_eq!(
+                    r.get(k).unwrap().map(<[u8]>::len),
+                    Some(if fixed { 5 } else { i % 7 })
+                );
+            }
+            // Every byte of the file damaged in turn (three ways), and every truncation; in
+            // the mostly empty index of a grown file only the occupied slots.
+            let h = Header::parse(&img).unwrap();
+            let idx = h.index_offset() as usize..(h.index_offset() + h.index_len()) as usize;
+            let occupied = |at: usize| {
+                let slot = idx.start + (at - idx.start) / 6 * 6;
+                read_u48(&img[slot..slot + 6]) != 1
+            };
+            let positions: Vec<usize> = (0..img.len())
+                .filter(|&at| !idx.contains(&at) || occupied(at))
+                .collect();
+            let variants = positions.iter().flat_map(|&at| {
+                let img = &img;
+                [0x01u8, 0x80, 0xff]
+                    .into_iter()
+                    .map(move |mask| {
+                        let mut v = img.clone();
+                        v[at] ^= mask;
+                        v
+                    })
+                    .chain(std::iter::once(img[..at].to_vec()))
+            });
+            let mut compared = 0;
+            for (n, v) in variants.enumerate() {
+                let Ok(r) = Reader::from_bytes(v) else {
+                    continue;
+                };
+                for k in &probes {
+                    same(r.get(k), reference_get(&r, k), &format!("variant {n}"));
+                    compared += 1;
+                }
+                let many = r.get_many(&probes);
+                let reference: Result<Vec<_>> =
+                    probes.iter().map(|k| reference_get(&r, k)).collect();
+                match (many, reference) {
+                    (Ok(a), Ok(b)) => assert_eq!(a, b, "get_many, variant {n}"),
+                    (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string()),
+                    (a, b) => panic!("get_many, variant {n}: {a:?} vs {b:?}"),
+                }
+            }
+            assert!(compared > 10_000, "only {compared} lookups compared");
         }
     }
 }
