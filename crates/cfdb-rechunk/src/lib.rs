@@ -41,7 +41,12 @@
 //! - Lengths are limited to [`MAX_EXTENT`] (2^62) and a plan to 2^64 target chunks; byte counts
 //!   are `u128` and saturate only beyond 2^128 (Python's ints never overflow). An unclipped
 //!   [`chunk_range`] end past `usize::MAX` saturates.
-//! - Yielded target chunks are owned arrays (rechunkit yields views into its reused buffer).
+//! - Yielded target chunks are owned arrays (rechunkit yields views into its reused buffer);
+//!   [`Execution::recycle`] hands them back for reuse.
+//! - With a [`Source`] that [prefers `read_into`](Source::prefers_read_into) and a fill value
+//!   ([`Execution::with_fill`]), bulk groups skip the bulk buffer: each block is scattered
+//!   straight into the group's target chunks (one copy instead of two). Reads, yields and the
+//!   accounted memory are the same as on the bulk-buffer path.
 //!
 //! # Example
 //!
