@@ -1,10 +1,13 @@
 //! Chunk payloads (`cfdb-format.md` §5): encode/decode a full chunk to/from compressed bytes.
 
-use ndarray::{ArrayD, IxDyn};
+use std::ops::Range;
+
+use ndarray::{ArrayD, ArrayViewD, IxDyn, Slice};
 
 use crate::compress::{self, Codec, Compression};
 use crate::dtype::{DataType, ElementKind, FloatWidth, IntType};
-use crate::element::{ArrayData, Datetime64, Element, WktGeometry};
+use crate::element::{ArrayData, ArrayDataView, Datetime64, Element, WktGeometry};
+use crate::encode::{Word, put_cells};
 use crate::error::{CodecError, Result};
 use crate::pack::{self, FloatPack, Flt, Int, IntPack, Le, RoundDecimals};
 
@@ -572,9 +575,276 @@ impl ChunkCodec {
     }
 
     /// Encodes a full chunk of values into the bytes stored under its key.
+    ///
+    /// The same bytes as [`ChunkCodec::encode_payload`] followed by
+    /// [`ChunkCodec::compress_payload`], in one pass (see [`ChunkCodec::encode_view_into`]).
     pub fn encode(&self, data: &ArrayData) -> Result<Vec<u8>> {
-        let payload = self.encode_payload(data)?;
-        self.compress_payload(&payload)
+        self.encode_view(data.view())
+    }
+
+    /// Encodes a full chunk given as a view (any strides, exactly the chunk shape) into the
+    /// bytes stored under its key; see [`ChunkCodec::encode_view_into`].
+    pub fn encode_view(&self, data: ArrayDataView<'_>) -> Result<Vec<u8>> {
+        let mut out = Vec::new();
+        self.encode_view_into(data, &mut out)?;
+        Ok(out)
+    }
+
+    /// Encodes a full chunk given as a view (any strides, exactly the chunk shape) into
+    /// `out` (its contents replaced, its allocation reused): the bytes
+    /// [`ChunkCodec::encode`] produces.
+    ///
+    /// Fixed-width dtypes take one pass: rows along the last axis (slices when that axis is
+    /// contiguous) are packed/rounded and written straight into the payload's byte planes
+    /// (or little-endian order when not shuffled), in a per-thread buffer, then compressed
+    /// with a per-thread compression context. Strings and geometries go through MessagePack.
+    ///
+    /// ```
+    /// use cfdb_codec::{ArrayData, ArrayDataView, ChunkCodec, Compression, DataType};
+    /// use ndarray::{ArrayD, s};
+    /// let dt = DataType::from_json(r#"{"name":"float32"}"#).unwrap();
+    /// let codec = ChunkCodec::new(dt, Compression::DEFAULT, 1, &[2, 2]).unwrap();
+    /// let big = ArrayD::from_shape_vec(vec![3, 4], (0..12).map(|i| i as f32).collect()).unwrap();
+    /// let part = big.slice(s![1..3, 1..;2]).into_dyn(); // strided
+    /// let mut out = Vec::new();
+    /// codec.encode_view_into(ArrayDataView::F32(part.view()), &mut out).unwrap();
+    /// assert_eq!(out, codec.encode(&ArrayData::F32(part.to_owned())).unwrap());
+    /// ```
+    pub fn encode_view_into(&self, data: ArrayDataView<'_>, out: &mut Vec<u8>) -> Result<()> {
+        self.check_view(&data, self.shape.as_slice())?;
+        let Some(width) = self.dtype.stored_size() else {
+            let payload = match &data {
+                ArrayDataView::Str(a) => {
+                    crate::msgpack::encode_leaves(&self.shape, a.iter().map(|s| s.as_deref()))?
+                }
+                ArrayDataView::Geometry(a) => {
+                    crate::msgpack::encode_leaves(&self.shape, a.iter().map(|g| g.as_str()))?
+                }
+                _ => return Err(self.mismatch(&data)),
+            };
+            return self.compress_into(&payload, out);
+        };
+        let zeros = vec![0; self.shape.len()];
+        with_payload(|payload| {
+            let len = self.cells * width;
+            if payload.len() != len {
+                payload.clear();
+                payload.resize(len, 0);
+            }
+            self.put_values(&data, &zeros, payload)?;
+            self.compress_into(payload, out)
+        })
+    }
+
+    /// Read-modify-write of one chunk in stored space: the stored bytes `old` (`None`: start
+    /// from the padding of an unwritten chunk, [`ChunkCodec::blank_stored`]) with the cells
+    /// `region` (chunk cell coordinates) replaced by `data` (shape = the region's lengths);
+    /// the new stored bytes go to `out` (contents replaced, allocation reused).
+    ///
+    /// Only the written cells are encoded; the others keep their exact stored bytes (the
+    /// payload is updated in place, shuffled or not). Rounded floats without packing are
+    /// re-rounded as a whole, as Python does (it re-encodes the whole decoded chunk). For
+    /// fixed-width dtypes only: strings and geometries return [`CodecError::ArrayMismatch`].
+    ///
+    /// ```
+    /// use cfdb_codec::{ArrayData, ArrayDataView, ChunkCodec, Compression, DataType};
+    /// use ndarray::ArrayD;
+    /// let dt = DataType::from_json(r#"{"name":"int16"}"#).unwrap();
+    /// let codec = ChunkCodec::new(dt, Compression::DEFAULT, 1, &[2, 3]).unwrap();
+    /// let new = ArrayD::from_elem(vec![2, 1], 7i16);
+    /// let mut out = Vec::new();
+    /// codec.encode_update_into(None, &[0..2, 1..2], ArrayDataView::I16(new.view()), &mut out).unwrap();
+    /// let ArrayData::I16(a) = codec.decode(&out).unwrap() else { unreachable!() };
+    /// assert_eq!(a.as_slice().unwrap(), &[0, 7, 0, 0, 7, 0]);
+    /// ```
+    pub fn encode_update_into(
+        &self,
+        old: Option<&[u8]>,
+        region: &[Range<usize>],
+        data: ArrayDataView<'_>,
+        out: &mut Vec<u8>,
+    ) -> Result<()> {
+        let fits = region.len() == self.shape.len()
+            && region
+                .iter()
+                .zip(&self.shape)
+                .all(|(r, &c)| r.start <= r.end && r.end <= c);
+        if !fits {
+            return Err(CodecError::ArrayMismatch {
+                expected: format!("a region inside the chunk shape {:?}", self.shape),
+                actual: format!("{region:?}"),
+            });
+        }
+        let sub: Vec<usize> = region.iter().map(|r| r.end - r.start).collect();
+        self.check_view(&data, &sub)?;
+        let Some(width) = self.dtype.stored_size() else {
+            return Err(CodecError::ArrayMismatch {
+                expected: "a fixed-width dtype".to_owned(),
+                actual: self.dtype.element_kind().to_string(),
+            });
+        };
+        if let DataType::Float {
+            precision: Some(_),
+            packing: None,
+            ..
+        } = self.dtype
+        {
+            // Python re-rounds the whole decoded chunk.
+            let mut chunk = match old {
+                Some(bytes) => self.decode(bytes)?,
+                None => self.blank(),
+            };
+            let slices = |ax: ndarray::AxisDescription| {
+                Slice::from(region.get(ax.axis.index()).cloned().unwrap_or(0..0))
+            };
+            match (&mut chunk, &data) {
+                (ArrayData::F32(c), ArrayDataView::F32(v)) => {
+                    c.slice_each_axis_mut(slices).assign(v);
+                }
+                (ArrayData::F64(c), ArrayDataView::F64(v)) => {
+                    c.slice_each_axis_mut(slices).assign(v);
+                }
+                _ => return Err(self.mismatch(&data)),
+            }
+            return self.encode_view_into(chunk.view(), out);
+        }
+        let start: Vec<usize> = region.iter().map(|r| r.start).collect();
+        with_payload(|payload| {
+            let len = self.cells * width;
+            match old {
+                Some(bytes) => {
+                    self.decompress_raw(bytes, payload)?;
+                    if payload.len() != len {
+                        return Err(CodecError::PayloadSize {
+                            expected: len,
+                            actual: payload.len(),
+                        });
+                    }
+                }
+                None => self.fill_blank_stored(payload, width)?,
+            }
+            self.put_values(&data, &start, payload)?;
+            self.compress_into(payload, out)
+        })
+    }
+
+    /// Fills `payload` with the stored (shuffled when applicable) bytes of
+    /// [`ChunkCodec::blank_stored`].
+    fn fill_blank_stored(&self, payload: &mut Vec<u8>, width: usize) -> Result<()> {
+        let one = ChunkCodec::new(self.dtype.clone(), self.compression, self.level, &[1])?;
+        let cell = one.encode_stored_payload(&one.blank_stored())?;
+        payload.clear();
+        if cell.len() != width {
+            return Err(CodecError::PayloadSize {
+                expected: width,
+                actual: cell.len(),
+            });
+        }
+        if self.shuffle_width().is_some() {
+            for b in &cell {
+                payload.resize(payload.len() + self.cells, *b);
+            }
+        } else {
+            for _ in 0..self.cells {
+                payload.extend_from_slice(&cell);
+            }
+        }
+        Ok(())
+    }
+
+    /// Codec-compresses `payload` (already shuffled when applicable) into `out`.
+    fn compress_into(&self, payload: &[u8], out: &mut Vec<u8>) -> Result<()> {
+        match self.compression.codec {
+            Codec::Zstd => compress::zstd_compress_into(payload, self.level, out),
+            Codec::Lz4 => compress::lz4_compress_into(payload, out),
+        }
+    }
+
+    fn mismatch(&self, data: &ArrayDataView<'_>) -> CodecError {
+        CodecError::ArrayMismatch {
+            expected: self.dtype.element_kind().to_string(),
+            actual: data.kind().to_string(),
+        }
+    }
+
+    fn check_view(&self, data: &ArrayDataView<'_>, shape: &[usize]) -> Result<()> {
+        let want = self.dtype.element_kind();
+        if data.kind() != want || data.shape() != shape {
+            return Err(CodecError::ArrayMismatch {
+                expected: format!("{want} array of shape {shape:?}"),
+                actual: format!("{} array of shape {:?}", data.kind(), data.shape()),
+            });
+        }
+        Ok(())
+    }
+
+    /// Writes the stored words of `data`'s cells into `payload` (a full chunk payload, byte
+    /// planes when shuffled), the view's cell 0 at chunk cell `start`.
+    fn put_values(
+        &self,
+        data: &ArrayDataView<'_>,
+        start: &[usize],
+        payload: &mut [u8],
+    ) -> Result<()> {
+        let cs = self.shape.as_slice();
+        let sh = self.shuffle_width().is_some();
+        match (&self.dtype, data) {
+            (
+                DataType::Float {
+                    precision, packing, ..
+                },
+                ArrayDataView::F32(a),
+            ) => put_float(a, *precision, packing.as_ref(), start, cs, payload, sh),
+            (
+                DataType::Float {
+                    precision, packing, ..
+                },
+                ArrayDataView::F64(a),
+            ) => put_float(a, *precision, packing.as_ref(), start, cs, payload, sh),
+            (DataType::Int { ty, packing }, _) => with_int_type!(ty, D, _ND => {
+                let a = D::unwrap_view(data).ok_or_else(|| self.mismatch(data))?;
+                match packing {
+                    None => {
+                        put_cells(&a, start, cs, payload, sh, |x: D| x.to_word());
+                        Ok(())
+                    }
+                    Some(pk) => {
+                        let ip = IntPack::<D>::new(pk.offset, pk.fillvalue)?;
+                        with_int_type!(pk.encoded, E, _N => {
+                            let mut err = None;
+                            put_cells(&a, start, cs, payload, sh, |x: D| match ip.encode::<E>(x) {
+                                Ok(c) => c.to_word(),
+                                Err(e) => {
+                                    if err.is_none() {
+                                        err = Some(e);
+                                    }
+                                    Default::default()
+                                }
+                            });
+                            err.map_or(Ok(()), Err)
+                        })
+                    }
+                }
+            }),
+            (DataType::Bool, ArrayDataView::Bool(a)) => {
+                put_cells(a, start, cs, payload, sh, u8::from);
+                Ok(())
+            }
+            (DataType::DateTime { packing, .. }, ArrayDataView::DateTime(a)) => match packing {
+                None => {
+                    put_cells(a, start, cs, payload, sh, |t: Datetime64| t.0.to_word());
+                    Ok(())
+                }
+                Some(pk) => {
+                    let off = pk.offset;
+                    with_int_type!(pk.encoded, E, _N => {
+                        put_cells(a, start, cs, payload, sh, |t| pack::datetime_encode::<E>(t, off).to_word());
+                    });
+                    Ok(())
+                }
+            },
+            _ => Err(self.mismatch(data)),
+        }
     }
 
     /// The element kind of stored elements: the code type for packed dtypes, else the
@@ -668,17 +938,75 @@ fn float_offset(pk: &crate::dtype::FloatPacking) -> Result<f64> {
 }
 
 trait FloatElem: Flt + Element {
+    type W: Word;
     fn write(n: usize, vals: impl Iterator<Item = Self>) -> Result<Vec<u8>>;
+    fn bits(self) -> Self::W;
 }
 impl FloatElem for f32 {
+    type W = u32;
     fn write(n: usize, vals: impl Iterator<Item = Self>) -> Result<Vec<u8>> {
         write_vals::<4, f32>(n, vals.map(Ok))
     }
+    #[inline(always)]
+    fn bits(self) -> u32 {
+        self.to_bits()
+    }
 }
 impl FloatElem for f64 {
+    type W = u64;
     fn write(n: usize, vals: impl Iterator<Item = Self>) -> Result<Vec<u8>> {
         write_vals::<8, f64>(n, vals.map(Ok))
     }
+    #[inline(always)]
+    fn bits(self) -> u64 {
+        self.to_bits()
+    }
+}
+
+/// [`put_cells`] for a float dtype: packed, rounded or plain.
+fn put_float<F: FloatElem>(
+    a: &ArrayViewD<'_, F>,
+    precision: Option<i64>,
+    packing: Option<&crate::dtype::FloatPacking>,
+    start: &[usize],
+    cs: &[usize],
+    payload: &mut [u8],
+    sh: bool,
+) -> Result<()> {
+    match (precision, packing) {
+        (Some(p), Some(pk)) => {
+            let fp = FloatPack::<F>::new(pk.encoded, p, float_offset(pk)?, pk.fillvalue);
+            with_int_type!(pk.encoded, E, _N => {
+                let fill: E = fp.fill_code::<E>();
+                put_cells(a, start, cs, payload, sh, |x| fp.encode::<E>(x, fill).to_word());
+            })
+        }
+        (Some(p), None) => {
+            let r = RoundDecimals::<F>::new(p);
+            put_cells(a, start, cs, payload, sh, |x| r.round(x).bits());
+        }
+        (None, _) => put_cells(a, start, cs, payload, sh, |x: F| x.bits()),
+    }
+    Ok(())
+}
+
+thread_local! {
+    /// The payload buffer of [`ChunkCodec::encode_view_into`] on this thread.
+    static ENCODE_SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Runs `f` with this thread's encode payload buffer (a fresh one if it is in use).
+fn with_payload<R>(f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
+    ENCODE_SCRATCH.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut buf) => {
+            let r = f(&mut buf);
+            if buf.capacity() > MAX_RETAINED_SCRATCH {
+                *buf = Vec::new();
+            }
+            r
+        }
+        Err(_) => f(&mut Vec::new()),
+    })
 }
 
 fn encode_float<F: FloatElem>(

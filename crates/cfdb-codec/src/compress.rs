@@ -168,9 +168,54 @@ pub(crate) fn zstd_compress(src: &[u8], level: i32) -> Result<Vec<u8>> {
     })
 }
 
+thread_local! {
+    /// This thread's zstd compression context and the level it is set to.
+    static CCTX: RefCell<Option<(zstd::bulk::Compressor<'static>, i32)>> = const { RefCell::new(None) };
+}
+
+fn cerr(reason: impl fmt::Display) -> CodecError {
+    CodecError::Compress {
+        codec: "zstd",
+        reason: reason.to_string(),
+    }
+}
+
+/// [`zstd_compress`] into `out` (its contents replaced, its allocation reused) with this
+/// thread's compression context, kept between calls: the same frame, without creating a
+/// context per chunk.
+pub(crate) fn zstd_compress_into(src: &[u8], level: i32, out: &mut Vec<u8>) -> Result<()> {
+    CCTX.with(|cell| {
+        let Ok(mut slot) = cell.try_borrow_mut() else {
+            *out = zstd_compress(src, level)?;
+            return Ok(());
+        };
+        if slot.as_ref().is_none_or(|(_, l)| *l != level) {
+            *slot = None;
+            *slot = Some((zstd::bulk::Compressor::new(level).map_err(cerr)?, level));
+        }
+        let Some((comp, _)) = slot.as_mut() else {
+            return Err(cerr("no compression context"));
+        };
+        out.clear();
+        out.reserve(zstd::zstd_safe::compress_bound(src.len()));
+        let r = comp.compress_to_buffer(src, out);
+        if r.is_err() {
+            *slot = None;
+        }
+        r.map(|_| ()).map_err(cerr)
+    })
+}
+
 /// Compresses into one LZ4 frame laid out like python-lz4's: independent 64 KiB blocks,
 /// content size present, no checksums.
 pub(crate) fn lz4_compress(src: &[u8]) -> Result<Vec<u8>> {
+    let mut out = Vec::with_capacity(src.len() / 2 + 64);
+    lz4_compress_into(src, &mut out)?;
+    Ok(out)
+}
+
+/// [`lz4_compress`] into `out` (its contents replaced, its allocation reused).
+pub(crate) fn lz4_compress_into(src: &[u8], out: &mut Vec<u8>) -> Result<()> {
     let err = |e: &dyn fmt::Display| CodecError::Compress {
         codec: "lz4",
         reason: e.to_string(),
@@ -179,10 +224,10 @@ pub(crate) fn lz4_compress(src: &[u8]) -> Result<Vec<u8>> {
         .block_size(lz4_flex::frame::BlockSize::Max64KB)
         .block_mode(lz4_flex::frame::BlockMode::Independent)
         .content_size(Some(src.len() as u64));
-    let mut enc = lz4_flex::frame::FrameEncoder::with_frame_info(
-        info,
-        Vec::with_capacity(src.len() / 2 + 64),
-    );
+    let mut buf = std::mem::take(out);
+    buf.clear();
+    let mut enc = lz4_flex::frame::FrameEncoder::with_frame_info(info, buf);
     enc.write_all(src).map_err(|e| err(&e))?;
-    enc.finish().map_err(|e| err(&e))
+    *out = enc.finish().map_err(|e| err(&e))?;
+    Ok(())
 }

@@ -1,6 +1,6 @@
 //! Native element types ([`Element`]) and the runtime-typed [`ArrayData`].
 
-use ndarray::ArrayD;
+use ndarray::{ArrayD, ArrayViewD};
 
 use crate::dtype::{ElementKind, IntType};
 use crate::error::{CodecError, Result};
@@ -103,6 +103,10 @@ pub trait Element: sealed::Sealed + Clone + std::fmt::Debug + Send + Sync + 'sta
     fn view_mut(data: &mut ArrayData) -> Option<&mut ArrayD<Self>>;
     /// Unwraps the array, or gives `data` back if it holds another element type.
     fn unwrap(data: ArrayData) -> std::result::Result<ArrayD<Self>, ArrayData>;
+    /// Wraps a view into [`ArrayDataView`].
+    fn wrap_view(view: ArrayViewD<'_, Self>) -> ArrayDataView<'_>;
+    /// The view if `data` holds this element type.
+    fn unwrap_view<'a>(data: &ArrayDataView<'a>) -> Option<ArrayViewD<'a, Self>>;
 }
 
 /// A chunk or variable of decoded values, typed at run time.
@@ -123,6 +127,78 @@ pub enum ArrayData {
     DateTime(ArrayD<Datetime64>),
     Str(ArrayD<Option<String>>),
     Geometry(ArrayD<WktGeometry>),
+}
+
+/// A borrowed, possibly strided view of a chunk or variable, typed at run time: the view
+/// counterpart of [`ArrayData`] (what [`crate::ChunkCodec::encode_view`] takes).
+///
+/// ```
+/// use cfdb_codec::{ArrayData, ArrayDataView, ElementKind};
+/// use ndarray::ArrayD;
+/// let data = ArrayData::I16(ArrayD::zeros(vec![3, 4]));
+/// let v = data.view();
+/// assert_eq!(v.kind(), ElementKind::Int(cfdb_codec::IntType::I16));
+/// assert_eq!(v.shape(), &[3, 4]);
+/// assert!(matches!(v, ArrayDataView::I16(_)));
+/// ```
+#[derive(Clone, Debug)]
+#[allow(missing_docs)]
+pub enum ArrayDataView<'a> {
+    F32(ArrayViewD<'a, f32>),
+    F64(ArrayViewD<'a, f64>),
+    I8(ArrayViewD<'a, i8>),
+    I16(ArrayViewD<'a, i16>),
+    I32(ArrayViewD<'a, i32>),
+    I64(ArrayViewD<'a, i64>),
+    U8(ArrayViewD<'a, u8>),
+    U16(ArrayViewD<'a, u16>),
+    U32(ArrayViewD<'a, u32>),
+    U64(ArrayViewD<'a, u64>),
+    Bool(ArrayViewD<'a, bool>),
+    DateTime(ArrayViewD<'a, Datetime64>),
+    Str(ArrayViewD<'a, Option<String>>),
+    Geometry(ArrayViewD<'a, WktGeometry>),
+}
+
+macro_rules! with_array_data_view {
+    ($data:expr, $arr:ident => $body:expr) => {
+        match $data {
+            ArrayDataView::F32($arr) => $body,
+            ArrayDataView::F64($arr) => $body,
+            ArrayDataView::I8($arr) => $body,
+            ArrayDataView::I16($arr) => $body,
+            ArrayDataView::I32($arr) => $body,
+            ArrayDataView::I64($arr) => $body,
+            ArrayDataView::U8($arr) => $body,
+            ArrayDataView::U16($arr) => $body,
+            ArrayDataView::U32($arr) => $body,
+            ArrayDataView::U64($arr) => $body,
+            ArrayDataView::Bool($arr) => $body,
+            ArrayDataView::DateTime($arr) => $body,
+            ArrayDataView::Str($arr) => $body,
+            ArrayDataView::Geometry($arr) => $body,
+        }
+    };
+}
+
+impl<'a> ArrayDataView<'a> {
+    /// Wraps a typed view.
+    pub fn new<T: Element>(view: ArrayViewD<'a, T>) -> ArrayDataView<'a> {
+        T::wrap_view(view)
+    }
+
+    /// The element kind held.
+    pub fn kind(&self) -> ElementKind {
+        fn k<T: Element>(_: &ArrayViewD<'_, T>) -> ElementKind {
+            T::KIND
+        }
+        with_array_data_view!(self, a => k(a))
+    }
+
+    /// The view's shape.
+    pub fn shape(&self) -> &[usize] {
+        with_array_data_view!(self, a => a.shape())
+    }
 }
 
 /// Runs an expression on the typed array inside an [`ArrayData`], whatever its variant.
@@ -189,6 +265,15 @@ macro_rules! impl_element {
                 match data {
                     ArrayData::$variant(a) => Ok(a),
                     other => Err(other),
+                }
+            }
+            fn wrap_view(view: ArrayViewD<'_, Self>) -> ArrayDataView<'_> {
+                ArrayDataView::$variant(view)
+            }
+            fn unwrap_view<'a>(data: &ArrayDataView<'a>) -> Option<ArrayViewD<'a, Self>> {
+                match data {
+                    ArrayDataView::$variant(a) => Some(a.clone()),
+                    _ => None,
                 }
             }
         }
@@ -273,6 +358,11 @@ impl ArrayData {
             ElementKind::Str => b::<Option<String>>(shape),
             ElementKind::Geometry => b::<WktGeometry>(shape),
         }
+    }
+
+    /// A view of the whole array.
+    pub fn view(&self) -> ArrayDataView<'_> {
+        with_array_data!(self, a => Element::wrap_view(a.view()))
     }
 
     /// Borrows the inner array as `ArrayD<T>`, or a typed error naming both kinds.

@@ -7,35 +7,42 @@ use crate::error::{CodecError, Result};
 
 /// Fixed-width little-endian element of `N` bytes.
 pub(crate) trait Le<const N: usize>: Copy {
+    /// The unsigned integer of the same width, holding the value's little-endian bits.
+    type Word: crate::encode::Word;
     fn from_le(b: [u8; N]) -> Self;
     fn to_le(self) -> [u8; N];
     /// From the little-endian value assembled in the low `N` bytes of `v`.
     fn from_u64(v: u64) -> Self;
+    /// The bits as [`Le::Word`] (`to_le` read as a little-endian unsigned integer).
+    fn to_word(self) -> Self::Word;
 }
 
 macro_rules! impl_le {
-    ($($t:ty => $n:literal, $u:ty, |$v:ident| $conv:expr);*) => {$(
+    ($($t:ty => $n:literal, $u:ty, |$v:ident| $conv:expr, |$x:ident| $word:expr);*) => {$(
         impl Le<$n> for $t {
+            type Word = $u;
             #[inline(always)]
             fn from_le(b: [u8; $n]) -> Self { <$t>::from_le_bytes(b) }
             #[inline(always)]
             fn to_le(self) -> [u8; $n] { self.to_le_bytes() }
             #[inline(always)]
             fn from_u64(w: u64) -> Self { let $v = w as $u; $conv }
+            #[inline(always)]
+            fn to_word(self) -> $u { let $x = self; $word }
         }
     )*};
 }
 impl_le!(
-    i8 => 1, u8, |v| v as i8;
-    u8 => 1, u8, |v| v;
-    i16 => 2, u16, |v| v as i16;
-    u16 => 2, u16, |v| v;
-    i32 => 4, u32, |v| v as i32;
-    u32 => 4, u32, |v| v;
-    f32 => 4, u32, |v| f32::from_bits(v);
-    i64 => 8, u64, |v| v as i64;
-    u64 => 8, u64, |v| v;
-    f64 => 8, u64, |v| f64::from_bits(v)
+    i8 => 1, u8, |v| v as i8, |x| x as u8;
+    u8 => 1, u8, |v| v, |x| x;
+    i16 => 2, u16, |v| v as i16, |x| x as u16;
+    u16 => 2, u16, |v| v, |x| x;
+    i32 => 4, u32, |v| v as i32, |x| x as u32;
+    u32 => 4, u32, |v| v, |x| x;
+    f32 => 4, u32, |v| f32::from_bits(v), |x| x.to_bits();
+    i64 => 8, u64, |v| v as i64, |x| x as u64;
+    u64 => 8, u64, |v| v, |x| x;
+    f64 => 8, u64, |v| f64::from_bits(v), |x| x.to_bits()
 );
 
 /// Integer element types (decoded integers and codes).

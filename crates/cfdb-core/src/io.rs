@@ -7,6 +7,7 @@
 use std::borrow::Cow;
 use std::ops::Range;
 use std::path::PathBuf;
+use std::sync::{Condvar, Mutex, MutexGuard, PoisonError, TryLockError};
 
 use cfdb_codec::{ArrayData, ChunkCodec, Element, with_array_data};
 use ndarray::{ArrayD, ArrayViewD, ArrayViewMutD, Slice};
@@ -76,7 +77,7 @@ impl VarIo {
 }
 
 /// Decoded chunks per batch: bounds the memory of a read to about this many chunks beyond
-/// the output.
+/// the output (and caps a write's window of chunks in flight).
 const BATCH_CHUNKS: usize = 256;
 
 #[cfg(feature = "instrument")]
@@ -221,65 +222,254 @@ pub(crate) fn read_region(
     Ok(out)
 }
 
-/// Encodes the new stored bytes of one chunk: the whole chunk from `data` when the write
-/// covers it, else a read-modify-write in stored (encoded) space so untouched cells keep their
-/// exact codes. With `fresh`, partial chunks start from the padding instead of what is stored
-/// (how cfdb rewrites coordinate chunks).
+/// Encodes the new stored bytes of one chunk into `out`: the whole chunk straight from the
+/// caller's (strided) view when the write covers it, else a read-modify-write of `old` (the
+/// stored bytes; `None` starts from the padding) in stored (encoded) space, so untouched cells
+/// keep their exact codes and only the written cells are encoded.
 fn encode_part<T: Element>(
-    store: &Store,
     var: &VarIo,
     part: &ChunkPart,
     data: &ArrayViewD<'_, T>,
-    fresh: bool,
-) -> Result<(String, Vec<u8>)> {
-    let key = chunk_key(&var.name, &part.starts);
-    let cs = var.chunk_shape();
-    let err = |e| var.codec_err(Some(&key), e);
-    let bytes = if part.is_full(cs) {
-        let chunk = data.slice_each_axis(slice_of(&part.in_region)).to_owned();
-        var.codec.encode(&T::wrap(chunk)).map_err(err)?
-    } else {
-        let mut stored = match (fresh, store.get(&key)?) {
-            (false, Some(old)) => {
-                let payload = var.codec.decompress(&old).map_err(err)?;
-                var.codec.decode_stored_payload(&payload).map_err(err)?
-            }
-            _ => var.codec.blank_stored(),
-        };
-        // Encode only the written cells (a codec for the sub-block's shape), so cells outside
-        // the write are never encoded: a blank that is not encodable (a packed integer whose
-        // offset is above 0) cannot fail the write, as in Python.
-        let sub: Vec<usize> = part.in_chunk.iter().map(|r| r.end - r.start).collect();
-        let sub_codec = ChunkCodec::new(
-            var.codec.dtype().clone(),
-            var.codec.compression(),
-            var.codec.level(),
-            &sub,
-        )
-        .map_err(err)?;
-        let block = data.slice_each_axis(slice_of(&part.in_region)).to_owned();
-        let new_payload = sub_codec.encode_payload(&T::wrap(block)).map_err(err)?;
-        let new_stored = sub_codec.decode_stored_payload(&new_payload).map_err(err)?;
-        let full: Vec<Range<usize>> = sub.iter().map(|&n| 0..n).collect();
-        with_array_data!(&mut stored, dst => {
-            let src = view_like(dst, &new_stored).ok_or_else(|| err(cfdb_codec::CodecError::ArrayMismatch {
-                expected: new_stored.kind().to_string(),
-                actual: "stored chunk".to_owned(),
-            }))?;
-            assign(&mut dst.view_mut(), &part.in_chunk, &src.view(), &full);
-        });
-        let payload = var.codec.encode_stored_payload(&stored).map_err(err)?;
-        var.codec.compress_payload(&payload).map_err(err)?
+    old: Option<&[u8]>,
+    key: &str,
+    out: &mut Vec<u8>,
+) -> Result<()> {
+    let err = |e| var.codec_err(Some(key), e);
+    let block = data.slice_each_axis(slice_of(&part.in_region));
+    if part.is_full(var.chunk_shape()) {
+        return var
+            .codec
+            .encode_view_into(T::wrap_view(block), out)
+            .map_err(err);
+    }
+    if var.codec.dtype().stored_size().is_some() {
+        // Fixed width: the written cells' bytes replace theirs in the decompressed payload.
+        return var
+            .codec
+            .encode_update_into(old, &part.in_chunk, T::wrap_view(block), out)
+            .map_err(err);
+    }
+    // Strings and geometries: stored elements, assigned, re-encoded.
+    let mut stored = match old {
+        Some(old) => {
+            let payload = var.codec.decompress(old).map_err(err)?;
+            var.codec.decode_stored_payload(&payload).map_err(err)?
+        }
+        None => var.codec.blank_stored(),
     };
-    Ok((key, bytes))
+    // Encode only the written cells (a codec for the sub-block's shape), so cells outside
+    // the write are never encoded: a blank that is not encodable cannot fail the write, as in
+    // Python (the fixed-width path above never encodes untouched cells either).
+    let sub: Vec<usize> = part.in_chunk.iter().map(|r| r.end - r.start).collect();
+    let sub_codec = ChunkCodec::new(
+        var.codec.dtype().clone(),
+        var.codec.compression(),
+        var.codec.level(),
+        &sub,
+    )
+    .map_err(err)?;
+    let new_payload = sub_codec
+        .encode_payload(&T::wrap(block.to_owned()))
+        .map_err(err)?;
+    let new_stored = sub_codec.decode_stored_payload(&new_payload).map_err(err)?;
+    let full: Vec<Range<usize>> = sub.iter().map(|&n| 0..n).collect();
+    with_array_data!(&mut stored, dst => {
+        let src = view_like(dst, &new_stored).ok_or_else(|| err(cfdb_codec::CodecError::ArrayMismatch {
+            expected: new_stored.kind().to_string(),
+            actual: "stored chunk".to_owned(),
+        }))?;
+        assign(&mut dst.view_mut(), &part.in_chunk, &src.view(), &full);
+    });
+    let payload = var.codec.encode_stored_payload(&stored).map_err(err)?;
+    *out = var.codec.compress_payload(&payload).map_err(err)?;
+    Ok(())
 }
 
 fn view_like<'a, T: Element>(_: &ArrayD<T>, data: &'a ArrayData) -> Option<&'a ArrayD<T>> {
     T::view(data)
 }
 
-/// Writes `data` (shape = region lengths) into `region` of a variable, chunk by chunk, the
-/// chunks encoded in parallel.
+/// Bytes of encoded chunks a write keeps in flight per rayon thread (at least two chunks per
+/// thread): bounds the memory of [`write_region`] to a few MB whatever the write's size.
+const WRITE_BYTES_PER_THREAD: usize = 4 << 20;
+
+/// The shared state of one [`write_region`]: encoded chunks wait in `slots` (by index modulo
+/// the window) until whoever holds the writer writes them, in key order.
+struct Pipeline<'a> {
+    writer: Mutex<&'a mut cfdb_kv::Writer>,
+    state: Mutex<PipeState>,
+    /// Signalled when chunks are written or a write fails.
+    progress: Condvar,
+    keys: &'a [String],
+    window: usize,
+}
+
+struct PipeState {
+    slots: Vec<Option<Result<Vec<u8>>>>,
+    /// Chunks handed to the writer (`taken`) and written (`done`), in key order.
+    taken: usize,
+    done: usize,
+    /// The first error; nothing is written after it.
+    error: Option<CoreError>,
+    /// Output buffers of written chunks, for reuse.
+    free: Vec<Vec<u8>>,
+}
+
+impl Pipeline<'_> {
+    fn state(&self) -> MutexGuard<'_, PipeState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn fail(&self, e: CoreError) {
+        let mut st = self.state();
+        if st.error.is_none() {
+            st.error = Some(e);
+        }
+        drop(st);
+        self.progress.notify_all();
+    }
+
+    /// An output buffer (a written chunk's, when there is one).
+    fn buffer(&self) -> Vec<u8> {
+        self.state().free.pop().unwrap_or_default()
+    }
+
+    /// Hands in chunk `i`, then writes what is ready unless another thread is writing.
+    fn deposit(&self, i: usize, r: Result<Vec<u8>>) {
+        let mut st = self.state();
+        if let Some(slot) = st.slots.get_mut(i % self.window) {
+            *slot = Some(r);
+        }
+        drop(st);
+        self.drain();
+    }
+
+    /// Writes the ready run of chunks (in key order) while holding the writer; after letting
+    /// the writer go, checks again, so a chunk handed in meanwhile is never left behind.
+    fn drain(&self) {
+        loop {
+            let mut w = match self.writer.try_lock() {
+                Ok(w) => w,
+                Err(TryLockError::WouldBlock) => return,
+                Err(TryLockError::Poisoned(p)) => p.into_inner(),
+            };
+            self.write_ready(&mut w);
+            drop(w);
+            if !self.ready() {
+                return;
+            }
+        }
+    }
+
+    /// Whether the next chunk to write has been handed in.
+    fn ready(&self) -> bool {
+        let st = self.state();
+        st.error.is_none() && matches!(st.slots.get(st.taken % self.window), Some(Some(_)))
+    }
+
+    fn write_ready(&self, w: &mut cfdb_kv::Writer) {
+        loop {
+            let mut run = Vec::new();
+            {
+                let mut st = self.state();
+                if st.error.is_some() {
+                    return;
+                }
+                while st.taken < self.keys.len() {
+                    let k = st.taken % self.window;
+                    match st.slots.get_mut(k).and_then(Option::take) {
+                        Some(Ok(b)) => run.push((st.taken, b)),
+                        Some(Err(e)) => {
+                            st.error = Some(e);
+                            break;
+                        }
+                        None => break,
+                    }
+                    st.taken += 1;
+                }
+            }
+            if run.is_empty() {
+                self.progress.notify_all();
+                return;
+            }
+            let r = w.set_many(run.iter().map(|(i, b)| (&self.keys[*i], b)));
+            let mut st = self.state();
+            match r {
+                Ok(()) => {
+                    st.done += run.len();
+                    st.free.extend(run.into_iter().map(|(_, b)| b));
+                }
+                Err(e) => {
+                    if st.error.is_none() {
+                        st.error = Some(e.into());
+                    }
+                }
+            }
+            drop(st);
+            self.progress.notify_all();
+        }
+    }
+
+    /// Waits until `ok` holds (or a write failed). On a rayon worker (a write run inside a
+    /// pool) it runs pending pool jobs meanwhile, so the encode jobs progress even on a
+    /// 1-thread pool.
+    fn wait(&self, ok: impl Fn(&PipeState) -> bool) {
+        let in_pool = rayon::current_thread_index().is_some();
+        let mut st = self.state();
+        while st.error.is_none() && !ok(&st) {
+            if in_pool {
+                drop(st);
+                let ran = rayon::yield_now() == Some(rayon::Yield::Executed);
+                st = self.state();
+                if !ran && st.error.is_none() && !ok(&st) {
+                    // Nothing to run here: the other pool threads have the jobs.
+                    st = self
+                        .progress
+                        .wait_timeout(st, std::time::Duration::from_millis(1))
+                        .map(|(g, _)| g)
+                        .unwrap_or_else(|p| p.into_inner().0);
+                }
+            } else {
+                st = self
+                    .progress
+                    .wait(st)
+                    .unwrap_or_else(PoisonError::into_inner);
+            }
+        }
+    }
+}
+
+/// Hands in an error for chunk `i` if its encode job unwinds before handing in its result,
+/// so the pipeline never waits for it forever.
+struct Handed<'p, 'a> {
+    pipe: &'p Pipeline<'a>,
+    i: usize,
+    done: bool,
+}
+
+impl Drop for Handed<'_, '_> {
+    fn drop(&mut self) {
+        if !self.done {
+            self.pipe.fail(CoreError::Invalid(format!(
+                "internal: the encoder of chunk {} stopped",
+                self.i
+            )));
+        }
+    }
+}
+
+/// Writes `data` (shape = region lengths) into `region` of a variable, chunk by chunk.
+///
+/// The chunks are encoded on the rayon pool, each straight from `data` into a recycled
+/// buffer; whichever pool thread finishes a chunk also writes the run of encoded chunks that
+/// is ready, in key order, unless another thread is writing (so both encoding and writing use
+/// every pool thread, as the floor probe does). The calling thread hands out chunks, at most a
+/// window (about [`WRITE_BYTES_PER_THREAD`] per thread) beyond the last one written, and reads
+/// the stored bytes of partially covered chunks as it hands them out. With `fresh`, partially
+/// covered chunks start from the padding instead of what is stored (how cfdb rewrites
+/// coordinate chunks).
+///
+/// On an error nothing after the failing chunk is written (chunks before it may be).
 pub(crate) fn write_region<T: Element>(
     store: &mut Store,
     var: &VarIo,
@@ -287,22 +477,83 @@ pub(crate) fn write_region<T: Element>(
     data: &ArrayViewD<'_, T>,
     fresh: bool,
 ) -> Result<()> {
-    let parts = chunk_parts(region, &var.origins, var.chunk_shape());
-    for batch in parts.chunks(BATCH_CHUNKS) {
-        let encoded: Vec<(String, Vec<u8>)> = {
-            let shared: &Store = store;
-            batch
-                .par_iter()
-                .with_max_len(1)
-                .map(|p| encode_part(shared, var, p, data, fresh))
-                .collect::<Result<_>>()?
-        };
-        let w = store
-            .writer()
-            .ok_or_else(|| CoreError::Invalid("the dataset is read-only".to_owned()))?;
-        w.set_many(encoded.iter().map(|(k, v)| (k, v)))?;
+    let cs = var.chunk_shape();
+    let parts = chunk_parts(region, &var.origins, cs);
+    if parts.is_empty() {
+        return Ok(());
     }
-    Ok(())
+    let w = store
+        .writer()
+        .ok_or_else(|| CoreError::Invalid("the dataset is read-only".to_owned()))?;
+    let keys: Vec<String> = parts
+        .iter()
+        .map(|p| chunk_key(&var.name, &p.starts))
+        .collect();
+    let threads = rayon::current_num_threads().max(1);
+    let chunk_bytes = var
+        .codec
+        .cells()
+        .saturating_mul(var.codec.dtype().stored_size().unwrap_or(16))
+        .max(1);
+    let window = (WRITE_BYTES_PER_THREAD.saturating_mul(threads) / chunk_bytes)
+        .clamp(2 * threads, BATCH_CHUNKS)
+        .min(parts.len());
+    let pipe = Pipeline {
+        writer: Mutex::new(w),
+        state: Mutex::new(PipeState {
+            slots: (0..window).map(|_| None).collect(),
+            taken: 0,
+            done: 0,
+            error: None,
+            free: Vec::new(),
+        }),
+        progress: Condvar::new(),
+        keys: &keys,
+        window,
+    };
+    let (pipe, parts, keys) = (&pipe, &parts, &keys);
+    rayon::in_place_scope(|s| {
+        for (i, part) in parts.iter().enumerate() {
+            pipe.wait(|st| i < st.done + window);
+            if pipe.state().error.is_some() {
+                break;
+            }
+            let old = if fresh || part.is_full(cs) {
+                None
+            } else {
+                let got = {
+                    let w = pipe.writer.lock().unwrap_or_else(PoisonError::into_inner);
+                    w.get(&keys[i])
+                };
+                // Chunks handed in while this thread held the writer.
+                pipe.drain();
+                match got {
+                    Ok(v) => v,
+                    Err(e) => {
+                        pipe.fail(e.into());
+                        break;
+                    }
+                }
+            };
+            s.spawn(move |_| {
+                let mut handed = Handed {
+                    pipe,
+                    i,
+                    done: false,
+                };
+                let mut out = pipe.buffer();
+                let r = encode_part(var, part, data, old.as_deref(), &keys[i], &mut out);
+                handed.done = true;
+                pipe.deposit(i, r.map(|()| out));
+            });
+        }
+        pipe.wait(|st| st.done == parts.len());
+    });
+    let mut st = pipe.state();
+    match st.error.take() {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
 }
 
 /// The keys of every chunk position over `region` (present or not).
