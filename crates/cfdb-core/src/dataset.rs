@@ -589,13 +589,12 @@ impl<A: Access> Dataset<A> {
                 actual: out.shape().to_vec(),
             });
         }
-        out.fill(T::blank());
         io::read_into(self.store()?, &var, region, out)
     }
 
     /// Reads `region` (index space) of a variable into a new array. When the region is exactly
     /// one storage chunk, the chunk is decoded straight into the returned array (no blank fill,
-    /// no copy); otherwise this is [`read_region_into`](Self::read_region_into) on a blank
+    /// no copy); otherwise this is [`read_region_into`](Self::read_region_into) on a zeroed
     /// array.
     pub(crate) fn read_region_owned<T: Element>(
         &self,
@@ -613,7 +612,7 @@ impl<A: Access> Dataset<A> {
             });
         }
         let shape: Vec<usize> = region.iter().map(|r| r.end - r.start).collect();
-        let mut out = ArrayD::from_elem(IxDyn(&shape), T::blank());
+        let mut out = ArrayD::from_elem(IxDyn(&shape), T::zero());
         self.read_region_into(name, region, &mut out.view_mut())?;
         Ok(out)
     }

@@ -151,8 +151,9 @@ fn split_views<'v, T>(
     }
 }
 
-/// Reads `region` (index space) of a variable into `out` (shape = region lengths), which the
-/// caller has filled with the blank.
+/// Reads `region` (index space) of a variable into `out` (shape = region lengths), writing
+/// every cell: stored chunks decoded, never-written ones as the blank. `out` may hold anything
+/// before (callers allocate it zeroed, so fresh pages are first touched here, in parallel).
 ///
 /// The output is split into one disjoint view per chunk; chunks are decompressed and decoded
 /// in parallel, each straight into a per-thread scratch chunk and copied into its view, so a
@@ -182,16 +183,20 @@ pub(crate) fn read_into<T: Element>(
             .map(|p| chunk_key(&var.name, &p.starts))
             .collect();
         let values = store.get_many(&keys)?;
-        let work: Vec<(usize, ArrayViewMutD<'_, T>, &[u8])> = views
+        let work: Vec<(usize, ArrayViewMutD<'_, T>, Option<&[u8]>)> = views
             .by_ref()
             .take(batch.len())
             .zip(values.iter())
             .enumerate()
-            .filter_map(|(i, (v, b))| b.as_deref().map(|b| (i, v, b)))
+            .map(|(i, (v, b))| (i, v, b.as_deref()))
             .collect();
         work.into_par_iter().with_max_len(1).try_for_each_init(
             || (Vec::new(), var.codec.blank()),
             |(scratch, chunk), (i, mut view, bytes)| -> Result<()> {
+                let Some(bytes) = bytes else {
+                    view.fill(T::blank());
+                    return Ok(());
+                };
                 #[cfg(feature = "instrument")]
                 instrument::record();
                 var.codec
@@ -202,8 +207,8 @@ pub(crate) fn read_into<T: Element>(
                     expected: chunk.kind().to_string(),
                     actual: T::KIND.to_string(),
                 })?;
-                view.assign(&src.slice_each_axis(slice_of(&batch[i].in_chunk)));
-                Ok(())
+                cfdb_rechunk::copy_block(view, src.slice_each_axis(slice_of(&batch[i].in_chunk)))
+                    .map_err(|e| CoreError::Invalid(format!("internal: {e}")))
             },
         )?;
     }
@@ -217,9 +222,18 @@ pub(crate) fn read_region(
     region: &[Range<usize>],
 ) -> Result<ArrayData> {
     let shape: Vec<usize> = region.iter().map(|r| r.end - r.start).collect();
-    let mut out = ArrayData::blank(var.codec.dtype().element_kind(), &shape);
-    with_array_data!(&mut out, a => read_into(store, var, region, &mut a.view_mut()))?;
+    let mut out = ArrayData::blank(var.codec.dtype().element_kind(), &[0]);
+    with_array_data!(&mut out, a => {
+        *a = zeroed(a, &shape);
+        read_into(store, var, region, &mut a.view_mut())
+    })?;
     Ok(out)
+}
+
+/// An array of `shape` filled with the element type's zero: for numbers, fresh zeroed pages
+/// from the allocator (calloc), first touched by whoever writes them.
+pub(crate) fn zeroed<T: Element>(_: &ArrayD<T>, shape: &[usize]) -> ArrayD<T> {
+    ArrayD::from_elem(ndarray::IxDyn(shape), T::zero())
 }
 
 /// Encodes the new stored bytes of one chunk into `out`: the whole chunk straight from the

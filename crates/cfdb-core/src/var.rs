@@ -215,7 +215,7 @@ impl<'a, A: Access> DataVar<'a, A> {
         if kind != T::KIND {
             return Err(mismatch(kind.to_string()));
         }
-        // One allocation filled with the blank once (read_dyn), then unwrapped.
+        // One zeroed allocation, every cell written once (read_dyn), then unwrapped.
         T::unwrap(self.read_dyn()?).map_err(|got| mismatch(got.kind().to_string()))
     }
 

@@ -116,15 +116,29 @@ fn copy_seq<T: Clone>(mut dst: ArrayViewMutD<'_, T>, mut src: ArrayViewD<'_, T>)
     match n {
         1 => rows::<T, Ix1>(dst, src),
         2 => rows::<T, Ix2>(dst, src),
-        3 => rows::<T, Ix3>(dst, src),
+        3 => rows3(dst, src),
         4 => rows::<T, Ix4>(dst, src),
         _ => dst.assign(&src),
     }
 }
 
-/// Short runs are copied element by element (a `memcpy` call per run costs more than the
-/// copy), long ones with a slice copy.
-const SHORT_RUN: usize = 32;
+/// Three dimensions (the common case) walked plane by plane, row by row.
+fn rows3<T: Clone>(dst: ArrayViewMutD<'_, T>, src: ArrayViewD<'_, T>) {
+    let (Ok(mut dst), Ok(src)) = (
+        dst.into_dimensionality::<Ix3>(),
+        src.into_dimensionality::<Ix3>(),
+    ) else {
+        return;
+    };
+    for (mut dp, sp) in dst.outer_iter_mut().zip(src.outer_iter()) {
+        for (mut d, s) in dp.outer_iter_mut().zip(sp.outer_iter()) {
+            match (d.as_slice_mut(), s.as_slice()) {
+                (Some(d), Some(s)) => d.clone_from_slice(s),
+                _ => d.assign(&s),
+            }
+        }
+    }
+}
 
 fn rows<T: Clone, D: Dimension>(dst: ArrayViewMutD<'_, T>, src: ArrayViewD<'_, T>) {
     let (Ok(mut dst), Ok(src)) = (
@@ -136,11 +150,6 @@ fn rows<T: Clone, D: Dimension>(dst: ArrayViewMutD<'_, T>, src: ArrayViewD<'_, T
     let last = Axis(dst.ndim() - 1);
     for (mut d, s) in dst.lanes_mut(last).into_iter().zip(src.lanes(last)) {
         match (d.as_slice_mut(), s.as_slice()) {
-            (Some(d), Some(s)) if d.len() <= SHORT_RUN => {
-                for (a, b) in d.iter_mut().zip(s) {
-                    a.clone_from(b);
-                }
-            }
             (Some(d), Some(s)) => d.clone_from_slice(s),
             _ => d.assign(&s),
         }
