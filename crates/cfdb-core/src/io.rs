@@ -151,6 +151,9 @@ fn split_views<'v, T>(
     }
 }
 
+/// One chunk of a read: its index in the batch, its output view and its stored bytes.
+type ReadJob<'v, 'b, T> = (usize, ArrayViewMutD<'v, T>, Option<&'b [u8]>);
+
 /// Reads `region` (index space) of a variable into `out` (shape = region lengths), writing
 /// every cell: stored chunks decoded, never-written ones as the blank. `out` may hold anything
 /// before (callers allocate it zeroed, so fresh pages are first touched here, in parallel).
@@ -183,7 +186,7 @@ pub(crate) fn read_into<T: Element>(
             .map(|p| chunk_key(&var.name, &p.starts))
             .collect();
         let values = store.get_many(&keys)?;
-        let work: Vec<(usize, ArrayViewMutD<'_, T>, Option<&[u8]>)> = views
+        let work: Vec<ReadJob<'_, '_, T>> = views
             .by_ref()
             .take(batch.len())
             .zip(values.iter())
