@@ -533,12 +533,12 @@ enum Current<T> {
         writes: std::vec::IntoIter<Vec<Range<usize>>>,
         start: Vec<i64>,
     },
-    Multi {
+    /// Target chunks with their own buffers: a batched group (`counted`: each counted as a
+    /// buffer until handed out or parked), or a bulk group read straight into its target
+    /// chunks (accounted inside the bulk buffer, as `Bulk`).
+    Items {
         items: std::vec::IntoIter<TargetChunk<T>>,
-    },
-    /// A bulk group read straight into its target chunks (accounted like `Bulk`).
-    Direct {
-        items: std::vec::IntoIter<TargetChunk<T>>,
+        counted: bool,
     },
 }
 
@@ -739,8 +739,9 @@ where
                 let start = g.group_start.unwrap_or_default();
                 if self.source.prefers_read_into() && self.fill.is_some() && self.bulk.is_none() {
                     let items = self.bulk_direct(&g.reads, g.writes, &start)?;
-                    self.current = Current::Direct {
+                    self.current = Current::Items {
                         items: items.into_iter(),
+                        counted: false,
                     };
                     return Ok(());
                 }
@@ -818,8 +819,9 @@ where
                     })?;
                     items.push((w, arr));
                 }
-                self.current = Current::Multi {
+                self.current = Current::Items {
                     items: items.into_iter(),
+                    counted: true,
                 };
             }
         }
@@ -964,12 +966,16 @@ where
         for (_, (_, a)) in std::mem::take(&mut self.pending) {
             self.mem.sub_parked(self.bytes(a.len()));
         }
-        if let Current::Multi { items } = std::mem::replace(&mut self.current, Current::Idle) {
+        // Uncounted items are accounted inside the bulk buffer: nothing more to release.
+        if let Current::Items {
+            items,
+            counted: true,
+        } = std::mem::replace(&mut self.current, Current::Idle)
+        {
             for (_, a) in items {
                 self.mem.sub_buffer(self.bytes(a.len()));
             }
         }
-        // Direct items are accounted inside the bulk buffer: nothing to release.
     }
 }
 
@@ -1021,23 +1027,8 @@ where
                     self.mem.add_parked(self.bytes(data.len()));
                     self.pending.insert(idx, (w, data));
                 }
-                Current::Direct { items } => {
-                    let Some((w, a)) = items.next() else {
-                        self.current = Current::Idle;
-                        continue;
-                    };
-                    let idx = self
-                        .plan
-                        .canon_index(&w.iter().map(|r| r.start).collect::<Vec<_>>());
-                    if idx == self.next_idx {
-                        self.next_idx += 1;
-                        return Some(Ok((w, a)));
-                    }
-                    // Accounted as the copy the bulk-buffer path would park.
-                    self.mem.add_parked(self.bytes(a.len()));
-                    self.pending.insert(idx, (w, a));
-                }
-                Current::Multi { items } => {
+                Current::Items { items, counted } => {
+                    let counted = *counted;
                     let Some((w, a)) = items.next() else {
                         self.current = Current::Idle;
                         continue;
@@ -1046,12 +1037,15 @@ where
                         .plan
                         .canon_index(&w.iter().map(|r| r.start).collect::<Vec<_>>());
                     let n = self.bytes(a.len());
-                    self.mem.sub_buffer(n);
+                    if counted {
+                        self.mem.sub_buffer(n);
+                    }
                     if idx == self.next_idx {
                         self.next_idx += 1;
                         return Some(Ok((w, a)));
                     }
-                    // A dedicated buffer: parking it needs no copy.
+                    // An own buffer: parking it needs no copy (a direct item is accounted as
+                    // the copy the bulk-buffer path would park).
                     self.mem.add_parked(n);
                     self.pending.insert(idx, (w, a));
                 }
