@@ -151,6 +151,35 @@ fn split_views<'v, T>(
     }
 }
 
+thread_local! {
+    /// Per-thread decode scratch (decompressed bytes, decoded chunk), kept between chunks and
+    /// reads so that decoding a chunk allocates nothing once warm.
+    static SCRATCH: std::cell::RefCell<(Vec<u8>, ArrayData)> =
+        std::cell::RefCell::new((Vec::new(), ArrayData::blank(cfdb_codec::ElementKind::Bool, &[0])));
+}
+
+/// Scratch larger than this is dropped after use rather than kept for the next chunk.
+const MAX_RETAINED_SCRATCH: usize = 64 << 20;
+
+/// Runs `f` with this thread's decode scratch (fresh buffers if it is already in use).
+pub(crate) fn with_scratch<R>(f: impl FnOnce(&mut Vec<u8>, &mut ArrayData) -> R) -> R {
+    SCRATCH.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut g) => {
+            let (bytes, chunk) = &mut *g;
+            let r = f(bytes, chunk);
+            if bytes.capacity() > MAX_RETAINED_SCRATCH {
+                *bytes = Vec::new();
+                *chunk = ArrayData::blank(cfdb_codec::ElementKind::Bool, &[0]);
+            }
+            r
+        }
+        Err(_) => f(
+            &mut Vec::new(),
+            &mut ArrayData::blank(cfdb_codec::ElementKind::Bool, &[0]),
+        ),
+    })
+}
+
 /// One chunk of a read: its index in the batch, its output view and its stored bytes.
 type ReadJob<'v, 'b, T> = (usize, ArrayViewMutD<'v, T>, Option<&'b [u8]>);
 
@@ -193,25 +222,29 @@ pub(crate) fn read_into<T: Element>(
             .enumerate()
             .map(|(i, (v, b))| (i, v, b.as_deref()))
             .collect();
-        work.into_par_iter().with_max_len(1).try_for_each_init(
-            || (Vec::new(), var.codec.blank()),
-            |(scratch, chunk), (i, mut view, bytes)| -> Result<()> {
+        work.into_par_iter().with_max_len(1).try_for_each(
+            |(i, mut view, bytes)| -> Result<()> {
                 let Some(bytes) = bytes else {
                     view.fill(T::blank());
                     return Ok(());
                 };
                 #[cfg(feature = "instrument")]
                 instrument::record();
-                var.codec
-                    .decode_into(bytes, scratch, chunk)
-                    .map_err(|e| var.codec_err(Some(&keys[i]), e))?;
-                let src = T::view(chunk).ok_or_else(|| CoreError::DtypeMismatch {
-                    var: var.name.clone(),
-                    expected: chunk.kind().to_string(),
-                    actual: T::KIND.to_string(),
-                })?;
-                cfdb_rechunk::copy_block(view, src.slice_each_axis(slice_of(&batch[i].in_chunk)))
+                with_scratch(|scratch, chunk| {
+                    var.codec
+                        .decode_into(bytes, scratch, chunk)
+                        .map_err(|e| var.codec_err(Some(&keys[i]), e))?;
+                    let src = T::view(chunk).ok_or_else(|| CoreError::DtypeMismatch {
+                        var: var.name.clone(),
+                        expected: chunk.kind().to_string(),
+                        actual: T::KIND.to_string(),
+                    })?;
+                    cfdb_rechunk::copy_block(
+                        view,
+                        src.slice_each_axis(slice_of(&batch[i].in_chunk)),
+                    )
                     .map_err(|e| CoreError::Invalid(format!("internal: {e}")))
+                })
             },
         )?;
     }

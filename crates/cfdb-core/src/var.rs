@@ -1245,49 +1245,51 @@ impl<A: Access, T: Element> cfdb_rechunk::Source<T, CoreError> for VarSource<'_,
         }
         let store = this.var.ds.store().map_err(|e| src_err(&[], e))?;
         let values = store.get_many(&keys).map_err(|e| src_err(&[], e))?;
-        work.into_par_iter().with_max_len(1).try_for_each_init(
-            || (Vec::new(), this.io.codec.blank()),
-            |(scratch, chunk), (r, slot)| {
-                let fail = |e| src_err(&r.region, e);
+        work.into_par_iter()
+            .with_max_len(1)
+            .try_for_each(|(r, slot)| {
+                let region = &r.region;
+                let fail = |e| src_err(region, e);
+                let scatter = |block: &ArrayD<T>, parts: Vec<cfdb_rechunk::SourcePart<'_, T>>| {
+                    for (part, dst) in parts {
+                        let src =
+                            block.slice_each_axis(|ax| Slice::from(part[ax.axis.index()].clone()));
+                        cfdb_rechunk::copy_block(dst, src).map_err(|e| fail(rechunk_err(e)))?;
+                    }
+                    Ok(())
+                };
                 let bytes =
                     slot.and_then(|i| values.get(i).and_then(|v| v.as_deref()).map(|b| (i, b)));
-                let owned;
-                let block = match (slot, bytes) {
+                match (slot, bytes) {
                     (Some(_), None) => {
                         // A whole chunk never written: blank.
                         for (_, mut dst) in r.parts {
                             dst.fill(T::blank());
                         }
-                        return Ok(());
+                        Ok(())
                     }
-                    (_, Some((i, bytes))) => {
+                    (_, Some((i, bytes))) => crate::io::with_scratch(|scratch, chunk| {
                         #[cfg(feature = "instrument")]
                         crate::io::instrument::record();
                         this.io
                             .codec
                             .decode_into(bytes, scratch, chunk)
                             .map_err(|e| fail(this.codec_err(&keys[i], e)))?;
-                        T::view(chunk).ok_or_else(|| {
+                        let block = T::view(chunk).ok_or_else(|| {
                             fail(CoreError::DtypeMismatch {
                                 var: this.var.name.clone(),
                                 expected: chunk.kind().to_string(),
                                 actual: T::KIND.to_string(),
                             })
-                        })?
-                    }
+                        })?;
+                        scatter(block, r.parts)
+                    }),
                     (None, _) => {
-                        owned = this.read_one::<T>(&r.region).map_err(fail)?;
-                        &owned
+                        let owned = this.read_one::<T>(&r.region).map_err(fail)?;
+                        scatter(&owned, r.parts)
                     }
-                };
-                for (part, dst) in r.parts {
-                    let src =
-                        block.slice_each_axis(|ax| Slice::from(part[ax.axis.index()].clone()));
-                    cfdb_rechunk::copy_block(dst, src).map_err(|e| fail(rechunk_err(e)))?;
                 }
-                Ok(())
-            },
-        )
+            })
     }
 
     fn prefers_read_into(&self) -> bool {
