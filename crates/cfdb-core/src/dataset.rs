@@ -535,20 +535,9 @@ impl<A: Access> Dataset<A> {
         var: &io::VarIo,
         region: &[Range<usize>],
     ) -> Result<Option<ArrayData>> {
-        let cs = var.codec.chunk_shape();
-        let starts: Option<Vec<i64>> = region
-            .iter()
-            .zip(&var.origins)
-            .zip(cs)
-            .map(|((r, &o), &c)| {
-                let s = r.start as i64 + o;
-                (r.end - r.start == c && s.rem_euclid(c as i64) == 0).then_some(s)
-            })
-            .collect();
-        let Some(starts) = starts.filter(|s| s.len() == region.len()) else {
+        let Some(key) = var.whole_chunk_key(region) else {
             return Ok(None);
         };
-        let key = crate::grid::chunk_key(&var.name, &starts);
         let Some(bytes) = self.store()?.get(&key)? else {
             return Ok(None);
         };

@@ -62,6 +62,25 @@ pub(crate) struct VarIo {
 }
 
 impl VarIo {
+    /// The key of the stored chunk that is exactly `region` (index space), if the region is
+    /// one whole chunk of the grid.
+    pub(crate) fn whole_chunk_key(&self, region: &[Range<usize>]) -> Option<String> {
+        let cs = self.codec.chunk_shape();
+        if region.len() != cs.len() {
+            return None;
+        }
+        let starts: Option<Vec<i64>> = region
+            .iter()
+            .zip(&self.origins)
+            .zip(cs)
+            .map(|((r, &o), &c)| {
+                let s = r.start as i64 + o;
+                (r.len() == c && s.rem_euclid(c as i64) == 0).then_some(s)
+            })
+            .collect();
+        starts.map(|s| chunk_key(&self.name, &s))
+    }
+
     fn codec_err(&self, key: Option<&str>, source: cfdb_codec::CodecError) -> CoreError {
         CoreError::Codec {
             path: self.path.clone(),

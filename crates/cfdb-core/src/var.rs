@@ -1140,20 +1140,6 @@ impl<A: Access> VarReader<'_, A> {
         }
     }
 
-    /// The key of the storage chunk that is exactly `idx`, if it is one.
-    fn chunk_key_of(&self, idx: &[Range<usize>]) -> Option<String> {
-        let starts: Option<Vec<i64>> = idx
-            .iter()
-            .zip(&self.io.origins)
-            .zip(self.io.codec.chunk_shape())
-            .map(|((r, &o), &c)| {
-                let s = r.start as i64 + o;
-                (r.len() == c && s.rem_euclid(c as i64) == 0).then_some(s)
-            })
-            .collect();
-        starts.map(|s| crate::grid::chunk_key(&self.var.name, &s))
-    }
-
     /// Reads one source region (declared space) as values, blank outside the variable.
     fn read_one<T: Element>(&self, region: &[Range<usize>]) -> Result<ArrayD<T>> {
         let shape: Vec<usize> = region.iter().map(|r| r.len()).collect();
@@ -1234,7 +1220,7 @@ impl<A: Access, T: Element> cfdb_rechunk::Source<T, CoreError> for VarSource<'_,
         for r in reads {
             let place = this.place(&r.region);
             let key = match &place {
-                Placement::Inside(idx) => this.chunk_key_of(idx),
+                Placement::Inside(idx) => this.io.whole_chunk_key(idx),
                 _ => None,
             };
             let slot = key.map(|k| {
