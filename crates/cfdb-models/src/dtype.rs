@@ -57,7 +57,8 @@ pub struct DataTypeMeta {
     pub extra: Map<String, Value>,
 }
 
-const DTYPE_FIELDS: [&str; 5] = ["name", "precision", "dtype_encoded", "offset", "fillvalue"];
+pub(crate) const DTYPE_FIELDS: [&str; 5] =
+    ["name", "precision", "dtype_encoded", "offset", "fillvalue"];
 
 impl DataTypeMeta {
     /// A compact-form DataType with only a `name` (e.g. `"float32"`, `"str"`).

@@ -16,6 +16,7 @@
 mod dtype;
 mod enums;
 mod error;
+mod fast;
 mod json;
 mod sysmeta;
 

@@ -368,6 +368,16 @@ impl SysMeta {
 
     /// Parses the metadata slot's JSON bytes (see [`from_json_value`](Self::from_json_value)).
     pub fn from_json_bytes(bytes: &[u8]) -> Result<Self, ModelsError> {
+        // The one-pass parser takes what it is sure of; the strict parser decides the rest and
+        // names the offending path in its errors.
+        if let Some(meta) = crate::fast::parse(bytes) {
+            return Ok(meta);
+        }
+        Self::from_json_bytes_strict(bytes)
+    }
+
+    /// The [`Value`]-based parser alone (what decides whenever the one-pass parser gives up).
+    pub(crate) fn from_json_bytes_strict(bytes: &[u8]) -> Result<Self, ModelsError> {
         let value: Value = serde_json::from_slice(bytes)?;
         Self::from_json_value(value)
     }
