@@ -1,8 +1,10 @@
-//! The read-only handle: shared lock, memory map (or an owned buffer), zero-copy lookups.
+//! The read-only handle: shared lock, memory map (or an owned buffer), zero-copy lookups, and
+//! positional reads for handles that have not needed the map yet.
 
 use std::collections::HashMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use crate::error::{KvError, Result, io_err};
@@ -12,7 +14,7 @@ use crate::format::{
 };
 use crate::lock::{LockGuard, lock};
 use crate::recover::salvage;
-use crate::source::{Layout, Scan};
+use crate::source::{FileSource, Layout, Scan, Source};
 use crate::{FileInfo, Item, prune_sidecar, reserved_key};
 
 enum Bytes {
@@ -28,6 +30,34 @@ impl Bytes {
             Bytes::Owned(v) => v,
         }
     }
+
+    /// The whole of `file` (`len` bytes): mapped, or read into memory when `map` is false or
+    /// mapping fails.
+    fn load(file: &File, len: u64, map: bool, path: &Path) -> Result<Bytes> {
+        if map
+            && len >= HEADER_LEN
+            && let Ok(m) = crate::mmap::map_read_only(file)
+        {
+            return Ok(Bytes::Map(m));
+        }
+        let mut v = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
+        std::io::Read::read_to_end(&mut &*file, &mut v).map_err(io_err(path))?;
+        Ok(Bytes::Owned(v))
+    }
+}
+
+/// Where a [`Reader`]'s bytes come from.
+enum Data {
+    /// Mapped or read at open (and always for in-memory images and unclean files).
+    Loaded(Bytes),
+    /// A clean file: mapped on the first call that needs the bytes in memory; until then
+    /// [`Reader::get_into`] reads with `pread`. `file` is the data file when it is not the
+    /// locked one (a prune sidecar).
+    Lazy {
+        file: Option<File>,
+        data_path: PathBuf,
+        bytes: OnceLock<std::result::Result<Bytes, String>>,
+    },
 }
 
 /// Options for opening a [`Reader`].
@@ -93,7 +123,7 @@ impl ReadOptions {
 /// ```
 pub struct Reader {
     path: PathBuf,
-    bytes: Bytes,
+    data: Data,
     /// Effective length: the file length, or the start of a torn tail.
     data_len: u64,
     header: Header,
@@ -140,13 +170,32 @@ impl Reader {
         };
         let src = data_file.as_ref().unwrap_or(&file);
         let len = src.metadata().map_err(io_err(&data_path))?.len();
-        let bytes = if opts.mmap && len >= HEADER_LEN {
-            Bytes::Map(crate::mmap::map_read_only(src).map_err(io_err(&data_path))?)
-        } else {
-            let mut v = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
-            std::io::Read::read_to_end(&mut &*src, &mut v).map_err(io_err(&data_path))?;
-            Bytes::Owned(v)
-        };
+        if opts.mmap && len >= HEADER_LEN {
+            // A clean file is not mapped until a lookup needs it in memory: opening costs an
+            // `fstat` and one 200-byte read, and `get_into` works with positional reads.
+            let mut head = [0u8; HEADER_LEN as usize];
+            FileSource { file: src, len }
+                .read_exact_at(0, &mut head)
+                .map_err(io_err(&data_path))?;
+            if let Ok(header) = Header::parse(&head)
+                && header.n_keys != DIRTY
+                && header.index_offset().saturating_add(header.index_len()) <= len
+            {
+                let mut r = Reader::with_header(
+                    path.to_path_buf(),
+                    Data::Lazy {
+                        file: data_file,
+                        data_path,
+                        bytes: OnceLock::new(),
+                    },
+                    header,
+                    len,
+                );
+                r._lock = Some((guard, file));
+                return Ok(r);
+            }
+        }
+        let bytes = Bytes::load(src, len, opts.mmap, &data_path)?;
         let mut r = Reader::from_parts(path.to_path_buf(), bytes)?;
         r._lock = Some((guard, file));
         Ok(r)
@@ -182,32 +231,84 @@ impl Reader {
             n_keys = s.n_user_keys();
             overlay = Some(s.winner_map());
         }
-        let layout = Layout {
+        let mut r = Reader::with_header(path, Data::Loaded(bytes), header, len);
+        r.regions = regions;
+        r.overlay = overlay;
+        r.n_keys = n_keys;
+        Ok(r)
+    }
+
+    /// A handle over `data` with its header parsed; `len` is the effective data length.
+    fn with_header(path: PathBuf, data: Data, header: Header, len: u64) -> Reader {
+        let regions = header.regions(len);
+        let chain_bound = Layout {
             header: &header,
             regions: &regions,
             path: &path,
-        };
-        let chain_bound = layout.max_blocks(len);
-        Ok(Reader {
+        }
+        .max_blocks(len);
+        Reader {
             path,
             bucket_of: BucketOf::new(header.n_buckets),
             index_offset: header.index_offset(),
             chain_bound,
-            bytes,
+            data,
             data_len: len,
+            n_keys: u64::from(header.n_keys),
             header,
             regions,
-            overlay,
-            n_keys,
+            overlay: None,
             _lock: None,
-        })
+        }
     }
 
+    /// The file's bytes in memory (mapping a lazily opened file now).
     #[inline]
-    fn data(&self) -> &[u8] {
-        let d = self.bytes.as_slice();
-        d.get(..usize::try_from(self.data_len).unwrap_or(d.len()))
-            .unwrap_or(d)
+    fn data(&self) -> Result<&[u8]> {
+        let d = match &self.data {
+            Data::Loaded(b) => b.as_slice(),
+            Data::Lazy { .. } => self.load()?,
+        };
+        Ok(d.get(..usize::try_from(self.data_len).unwrap_or(d.len()))
+            .unwrap_or(d))
+    }
+
+    #[cold]
+    fn load(&self) -> Result<&[u8]> {
+        let Data::Lazy {
+            file,
+            data_path,
+            bytes,
+        } = &self.data
+        else {
+            return Ok(&[]);
+        };
+        let loaded = bytes.get_or_init(|| {
+            let src = file.as_ref().or(self._lock.as_ref().map(|(_, f)| f));
+            match src {
+                Some(f) => {
+                    Bytes::load(f, self.data_len, true, data_path).map_err(|e| e.to_string())
+                }
+                None => Err("no file handle".into()),
+            }
+        });
+        match loaded {
+            Ok(b) => Ok(b.as_slice()),
+            Err(reason) => Err(KvError::Io {
+                path: data_path.clone(),
+                source: std::io::Error::other(reason.clone()),
+            }),
+        }
+    }
+
+    /// The data file, while it has not been loaded into memory.
+    fn unloaded_file(&self) -> Option<&File> {
+        match &self.data {
+            Data::Lazy { file, bytes, .. } if bytes.get().is_none() => {
+                file.as_ref().or(self._lock.as_ref().map(|(_, f)| f))
+            }
+            _ => None,
+        }
     }
 
     fn layout(&self) -> Layout<'_> {
@@ -247,7 +348,7 @@ impl Reader {
     #[inline]
     fn find(&self, key: &[u8]) -> Result<Option<(u64, BlockHead)>> {
         let hash = key_hash(key);
-        let data = self.data();
+        let data = self.data()?;
         if let Some(ov) = &self.overlay {
             return self.find_salvaged(ov, data, &hash);
         }
@@ -319,21 +420,93 @@ impl Reader {
         (pos.checked_add(head.block_len(&self.header))? <= end).then_some(head)
     }
 
+    /// The value bytes of the block at `pos` in `data` (checked by `head_at` or
+    /// `head_in_region` to lie inside a data region).
     #[inline]
-    fn value_of(&self, pos: u64, head: &BlockHead) -> &[u8] {
-        let start = pos + self.header.head_len() + head.key_len;
-        // head_at checked that the whole block lies inside a region of the data.
-        let s = usize::try_from(start).unwrap_or(usize::MAX);
+    fn value_of<'a>(&self, data: &'a [u8], pos: u64, head: &BlockHead) -> &'a [u8] {
+        let s = usize::try_from(self.value_start(pos, head)).unwrap_or(usize::MAX);
         let e = s.saturating_add(usize::try_from(head.value_len).unwrap_or(usize::MAX));
-        self.data().get(s..e).unwrap_or(&[])
+        data.get(s..e).unwrap_or(&[])
+    }
+
+    #[inline]
+    fn value_start(&self, pos: u64, head: &BlockHead) -> u64 {
+        pos + self.header.head_len() + head.key_len
     }
 
     /// The value stored under `key`, borrowed from the file.
+    ///
+    /// This maps the file if it is not mapped yet; a single lookup that copies the value
+    /// anyway is cheaper through [`get_into`](Reader::get_into).
     #[inline]
     pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<&[u8]>> {
-        Ok(self
-            .find(key.as_ref())?
-            .map(|(pos, head)| self.value_of(pos, &head)))
+        let found = self.find(key.as_ref())?;
+        let data = self.data()?;
+        Ok(found.map(|(pos, head)| self.value_of(data, pos, &head)))
+    }
+
+    /// Copies the value stored under `key` into `buf` (replacing its contents), and returns
+    /// whether the key is present (`buf` is left empty when it is not).
+    ///
+    /// On a handle that has not mapped its file yet (a clean file opened with the default
+    /// [`ReadOptions`] and used only through this method so far), the lookup is a few
+    /// positional reads (the bucket slot, the chain's block heads and the value), so reading
+    /// one value costs no mapping, no page faults and no unmapping at close. Otherwise the
+    /// value is copied from the map. Errors are the same as [`get`](Reader::get)'s.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), cfdb_kv::KvError> {
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let path = dir.path().join("db.blt");
+    /// let mut w = cfdb_kv::Writer::create(&path)?;
+    /// w.set(b"chunk!0.0", &[7u8; 1000])?;
+    /// w.close()?;
+    /// let r = cfdb_kv::Reader::open(&path)?;
+    /// let mut buf = Vec::new();
+    /// assert!(r.get_into(b"chunk!0.0", &mut buf)?);
+    /// assert_eq!(buf, [7u8; 1000]);
+    /// assert!(!r.get_into(b"chunk!9.9", &mut buf)?);
+    /// assert!(buf.is_empty());
+    /// # Ok(()) }
+    /// ```
+    pub fn get_into(&self, key: impl AsRef<[u8]>, buf: &mut Vec<u8>) -> Result<bool> {
+        buf.clear();
+        let key = key.as_ref();
+        let Some(file) = self.unloaded_file() else {
+            return Ok(match self.get(key)? {
+                Some(v) => {
+                    buf.extend_from_slice(v);
+                    true
+                }
+                None => false,
+            });
+        };
+        let src = FileSource {
+            file,
+            len: self.data_len,
+        };
+        let layout = self.layout();
+        let hash = key_hash(key);
+        let start = layout.slot(&src, self.bucket_of.of(&hash))?;
+        let Some((pos, head)) = layout.walk(&src, start, &hash)? else {
+            return Ok(false);
+        };
+        let len = usize::try_from(head.value_len)
+            .map_err(|_| layout.corrupted(pos, "value length does not fit in memory"))?;
+        buf.resize(len, 0);
+        src.read_exact_at(self.value_start(pos, &head), buf)
+            .map_err(io_err(&self.path))?;
+        Ok(true)
+    }
+
+    /// Whether the file has been mapped or read into memory (a lazily opened handle maps it on
+    /// the first call that borrows from it: [`get`](Reader::get), [`get_many`](Reader::get_many),
+    /// [`items`](Reader::items), ...).
+    pub fn is_loaded(&self) -> bool {
+        match &self.data {
+            Data::Loaded(_) => true,
+            Data::Lazy { bytes, .. } => bytes.get().is_some(),
+        }
     }
 
     /// Looks up many keys at once, in the order given.
@@ -346,7 +519,7 @@ impl Reader {
         if self.overlay.is_some() {
             return keys.iter().map(|k| self.get(k)).collect();
         }
-        let data = self.data();
+        let data = self.data()?;
         let mut out = Vec::with_capacity(keys.len());
         let mut hashes = [[0u8; crate::format::HASH_LEN]; BATCH];
         let mut starts = [1u64; BATCH];
@@ -368,7 +541,7 @@ impl Reader {
             for (s, h) in starts.iter().zip(&hashes).take(batch.len()) {
                 out.push(
                     self.walk(data, *s, h)?
-                        .map(|(pos, head)| self.value_of(pos, &head)),
+                        .map(|(pos, head)| self.value_of(data, pos, &head)),
                 );
             }
         }
@@ -393,6 +566,12 @@ impl Reader {
         self.get(METADATA_KEY)
     }
 
+    /// Copies the raw metadata bytes into `buf` (see [`get_into`](Reader::get_into)); false
+    /// when the file has no metadata.
+    pub fn metadata_into(&self, buf: &mut Vec<u8>) -> Result<bool> {
+        self.get_into(METADATA_KEY, buf)
+    }
+
     /// The timestamp of the metadata block.
     pub fn metadata_timestamp(&self) -> Result<Option<u64>> {
         self.get_timestamp(METADATA_KEY)
@@ -403,10 +582,17 @@ impl Reader {
         self.get(reserved_key(slot)?)
     }
 
-    /// Iterates the live user items in physical file order.
+    /// Iterates the live user items in physical file order. (If a lazily opened file cannot
+    /// be loaded, the first item is that error.)
     pub fn items(&self) -> Items<'_> {
+        let (data, error) = match self.data() {
+            Ok(d) => (d, None),
+            Err(e) => (&[][..], Some(Some(e))),
+        };
         Items {
-            scan: Scan::new(self.layout(), self.data()),
+            scan: Scan::new(self.layout(), data),
+            data,
+            error,
             reader: self,
         }
     }
@@ -423,6 +609,9 @@ impl Reader {
 /// Iterator over a [`Reader`]'s items.
 pub struct Items<'a> {
     scan: Scan<'a, [u8]>,
+    data: &'a [u8],
+    /// A load failure, reported as the only item.
+    error: Option<Option<KvError>>,
     reader: &'a Reader,
 }
 
@@ -430,6 +619,9 @@ impl<'a> Iterator for Items<'a> {
     type Item = Result<Item<'a>>;
 
     fn next(&mut self) -> Option<Self::Item> {
+        if let Some(e) = &mut self.error {
+            return e.take().map(Err);
+        }
         loop {
             let b = match self.scan.next()? {
                 Ok(b) => b,
@@ -443,7 +635,7 @@ impl<'a> Iterator for Items<'a> {
             {
                 continue;
             }
-            let data: &'a [u8] = self.reader.data();
+            let data = self.data;
             let ks = usize::try_from(b.pos + self.reader.header.head_len()).unwrap_or(usize::MAX);
             let ke = ks.saturating_add(b.head.key_len as usize);
             let Some(key) = data.get(ks..ke) else {
@@ -452,7 +644,7 @@ impl<'a> Iterator for Items<'a> {
             if HIDDEN_KEYS.contains(&key) {
                 continue;
             }
-            let value = self.reader.value_of(b.pos, &b.head);
+            let value = self.reader.value_of(data, b.pos, &b.head);
             return Some(Ok(Item {
                 key,
                 value,
@@ -473,7 +665,7 @@ mod tests {
     fn reference_get<'a>(r: &'a Reader, key: &[u8]) -> Result<Option<&'a [u8]>> {
         let hash = key_hash(key);
         let layout = r.layout();
-        let data = r.data();
+        let data = r.data()?;
         let found = match &r.overlay {
             Some(ov) => match ov.get(&hash) {
                 Some(&pos) => Some((pos, layout.head_at(data, pos)?)),
@@ -484,7 +676,7 @@ mod tests {
                 layout.walk(data, slot, &hash)?
             }
         };
-        Ok(found.map(|(pos, head)| r.value_of(pos, &head)))
+        Ok(found.map(|(pos, head)| r.value_of(data, pos, &head)))
     }
 
     fn same(a: Result<Option<&[u8]>>, b: Result<Option<&[u8]>>, what: &str) {
@@ -535,6 +727,103 @@ mod tests {
         let mut probes = keys;
         probes.push(b"absent".to_vec());
         (std::fs::read(&path).unwrap(), probes)
+    }
+
+    #[test]
+    fn positional_reads_equal_mapped_lookups_on_damaged_files() {
+        // `get_into` on a lazily opened file (positional reads) against `get` on the same
+        // bytes in memory: same values, same errors (up to the path), for every single-byte
+        // damage and every truncation; in a grown file's index only the occupied slots, and
+        // in its data every 7th byte.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v.blt");
+        let mut lazily = 0;
+        for (grown, ts, fixed) in [
+            (false, true, false),
+            (true, false, false),
+            (false, false, true),
+        ] {
+            let (img, probes) = image(grown, ts, fixed);
+            let h = Header::parse(&img).unwrap();
+            let idx = h.index_offset() as usize..(h.index_offset() + h.index_len()) as usize;
+            let occupied = |at: usize| {
+                let slot = idx.start + (at - idx.start) / 6 * 6;
+                read_u48(&img[slot..slot + 6]) != 1
+            };
+            let positions: Vec<usize> = (0..img.len())
+                .filter(|&at| {
+                    if idx.contains(&at) {
+                        occupied(at)
+                    } else {
+                        !grown || at % 7 == 0
+                    }
+                })
+                .collect();
+            let mut variants = vec![img.clone()];
+            for &at in &positions {
+                for mask in [0x01u8, 0x80, 0xff] {
+                    let mut v = img.clone();
+                    v[at] ^= mask;
+                    variants.push(v);
+                }
+                variants.push(img[..at].to_vec());
+            }
+            let shown = path.display().to_string();
+            let mut buf = Vec::new();
+            for (n, v) in variants.iter().enumerate() {
+                std::fs::write(&path, v).unwrap();
+                let reference = Reader::from_bytes(v.clone());
+                let opened = Reader::open(&path);
+                let (r, reference) = match (opened, reference) {
+                    (Ok(r), Ok(reference)) => (r, reference),
+                    (Err(a), Err(b)) => {
+                        assert_eq!(a.to_string().replace(&shown, "<memory>"), b.to_string());
+                        continue;
+                    }
+                    (a, b) => panic!("open, variant {n}: {a:?} vs {b:?}"),
+                };
+                if !r.is_loaded() {
+                    lazily += 1;
+                }
+                for k in &probes {
+                    let got = r
+                        .get_into(k, &mut buf)
+                        .map(|found| found.then_some(&buf[..]));
+                    match (got, reference.get(k)) {
+                        (Ok(a), Ok(b)) => assert_eq!(a, b, "variant {n}"),
+                        (Err(a), Err(b)) => assert_eq!(
+                            a.to_string().replace(&shown, "<memory>"),
+                            b.to_string(),
+                            "variant {n}"
+                        ),
+                        (a, b) => panic!("variant {n}: positional {a:?} vs mapped {b:?}"),
+                    }
+                }
+                assert!(
+                    !r.is_loaded()
+                        || v.len() < HEADER_LEN as usize
+                        || reference.overlay.is_some()
+                        || {
+                            let h = Header::parse(v).unwrap();
+                            h.n_keys == DIRTY || h.index_offset() + h.index_len() > v.len() as u64
+                        },
+                    "variant {n} was loaded"
+                );
+                // A borrowing lookup loads the file, and agrees too.
+                for k in &probes {
+                    match (r.get(k), reference.get(k)) {
+                        (Ok(a), Ok(b)) => assert_eq!(a, b, "variant {n}, loaded"),
+                        (Err(a), Err(b)) => assert_eq!(
+                            a.to_string().replace(&shown, "<memory>"),
+                            b.to_string(),
+                            "variant {n}, loaded"
+                        ),
+                        (a, b) => panic!("variant {n}, loaded: {a:?} vs {b:?}"),
+                    }
+                }
+            }
+        }
+        assert!(lazily > 1000, "only {lazily} files were read positionally");
     }
 
     #[test]
