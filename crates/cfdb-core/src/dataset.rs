@@ -140,12 +140,13 @@ impl OpenOptions {
             ro = ro.lock_timeout(t);
         }
         let reader = ro.open(path)?;
-        let bytes = reader
-            .metadata()?
-            .ok_or_else(|| CoreError::NotADataset {
+        // Positional reads: opening maps nothing (reads that need many chunks map the file).
+        let mut bytes = Vec::new();
+        if !reader.metadata_into(&mut bytes)? {
+            return Err(CoreError::NotADataset {
                 path: path.to_path_buf(),
-            })?
-            .to_vec();
+            });
+        }
         Dataset::from_parts(path, Store::Read(reader), &bytes, false)
     }
 
@@ -538,20 +539,22 @@ impl<A: Access> Dataset<A> {
         let Some(key) = var.whole_chunk_key(region) else {
             return Ok(None);
         };
-        let Some(bytes) = self.store()?.get(&key)? else {
-            return Ok(None);
-        };
-        #[cfg(feature = "instrument")]
-        crate::io::instrument::record();
-        var.codec
-            .decode(&bytes)
-            .map(Some)
-            .map_err(|source| CoreError::Codec {
-                path: self.path.clone(),
-                var: var.name.clone(),
-                key: Some(key.clone()),
-                source,
-            })
+        self.store()?.with_value(&key, |bytes| {
+            let Some(bytes) = bytes else {
+                return Ok(None);
+            };
+            #[cfg(feature = "instrument")]
+            crate::io::instrument::record();
+            var.codec
+                .decode(bytes)
+                .map(Some)
+                .map_err(|source| CoreError::Codec {
+                    path: self.path.clone(),
+                    var: var.name.clone(),
+                    key: Some(key.clone()),
+                    source,
+                })
+        })
     }
 
     /// Reads a region into a caller's buffer of the right element type and shape.
@@ -636,26 +639,30 @@ impl<A: Access> Dataset<A> {
         {
             return Ok(());
         }
-        let stored = match self.store()?.get(&key)? {
-            None => None,
-            Some(bytes) => match serde_json::from_slice::<Value>(&bytes) {
-                Ok(Value::Object(m)) => Some(m),
-                Ok(other) => {
-                    return Err(CoreError::BadAttrs {
-                        path: self.path.clone(),
-                        owner: owner.map_or("dataset".to_owned(), |v| format!("variable {v:?}")),
-                        reason: format!("found {other}"),
-                    });
-                }
-                Err(e) => {
-                    return Err(CoreError::BadAttrs {
-                        path: self.path.clone(),
-                        owner: owner.map_or("dataset".to_owned(), |v| format!("variable {v:?}")),
-                        reason: e.to_string(),
-                    });
-                }
-            },
-        };
+        let stored = self.store()?.with_value(&key, |bytes| {
+            Ok(match bytes {
+                None => None,
+                Some(bytes) => match serde_json::from_slice::<Value>(bytes) {
+                    Ok(Value::Object(m)) => Some(m),
+                    Ok(other) => {
+                        return Err(CoreError::BadAttrs {
+                            path: self.path.clone(),
+                            owner: owner
+                                .map_or("dataset".to_owned(), |v| format!("variable {v:?}")),
+                            reason: format!("found {other}"),
+                        });
+                    }
+                    Err(e) => {
+                        return Err(CoreError::BadAttrs {
+                            path: self.path.clone(),
+                            owner: owner
+                                .map_or("dataset".to_owned(), |v| format!("variable {v:?}")),
+                            reason: e.to_string(),
+                        });
+                    }
+                },
+            })
+        })?;
         self.attrs
             .write()
             .unwrap_or_else(|e| e.into_inner())

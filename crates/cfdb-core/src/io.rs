@@ -45,6 +45,29 @@ impl Store {
         })
     }
 
+    /// The read-only handle while it has not mapped its file: lookups through it are
+    /// positional reads ([`cfdb_kv::Reader::get_into`]).
+    pub(crate) fn unloaded_reader(&self) -> Option<&cfdb_kv::Reader> {
+        match self {
+            Store::Read(r) if !r.is_loaded() => Some(r),
+            _ => None,
+        }
+    }
+
+    /// Runs `f` on the stored bytes of `key` (`None` when absent). On a handle that has not
+    /// mapped its file, the value is read into this thread's fetch buffer, so a single-chunk
+    /// read maps nothing; otherwise it is borrowed from the map (or the writer's copy).
+    pub(crate) fn with_value<R>(
+        &self,
+        key: &str,
+        f: impl FnOnce(Option<&[u8]>) -> Result<R>,
+    ) -> Result<R> {
+        match self.unloaded_reader() {
+            Some(r) => with_fetched(r, key, f),
+            None => f(self.get(key)?.as_deref()),
+        }
+    }
+
     pub(crate) fn writer(&mut self) -> Option<&mut cfdb_kv::Writer> {
         match self {
             Store::Write(w) => Some(w),
@@ -177,6 +200,36 @@ thread_local! {
         std::cell::RefCell::new((Vec::new(), ArrayData::blank(cfdb_codec::ElementKind::Bool, &[0])));
 }
 
+thread_local! {
+    /// Per-thread buffer for stored bytes read positionally (see [`Store::with_value`]).
+    static FETCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Reads `key` through `reader` into this thread's fetch buffer and runs `f` on it.
+fn with_fetched<R>(
+    reader: &cfdb_kv::Reader,
+    key: &str,
+    f: impl FnOnce(Option<&[u8]>) -> Result<R>,
+) -> Result<R> {
+    FETCH.with(|cell| {
+        // Taken out (not borrowed) so that a nested fetch on this thread gets its own buffer.
+        let mut buf = std::mem::take(&mut *cell.borrow_mut());
+        let found = reader.get_into(key, &mut buf);
+        let r = match found {
+            Ok(found) => f(found.then_some(&buf[..])),
+            Err(e) => Err(e.into()),
+        };
+        if buf.capacity() <= MAX_RETAINED_SCRATCH {
+            *cell.borrow_mut() = buf;
+        }
+        r
+    })
+}
+
+/// Batches of at most this many chunks are fetched positionally by the decoding threads
+/// themselves when the file is not mapped (small reads: a slice meeting a few chunks).
+const POSITIONAL_BATCH: usize = 8;
+
 /// Scratch larger than this is dropped after use rather than kept for the next chunk.
 const MAX_RETAINED_SCRATCH: usize = 64 << 20;
 
@@ -199,8 +252,17 @@ pub(crate) fn with_scratch<R>(f: impl FnOnce(&mut Vec<u8>, &mut ArrayData) -> R)
     })
 }
 
-/// One chunk of a read: its index in the batch, its output view and its stored bytes.
-type ReadJob<'v, 'b, T> = (usize, ArrayViewMutD<'v, T>, Option<&'b [u8]>);
+/// One chunk of a read: its index in the batch, its output view and its stored bytes (or
+/// `Fetch::Later`: the decoding thread reads them itself).
+type ReadJob<'v, 'b, T> = (usize, ArrayViewMutD<'v, T>, Fetch<'b>);
+
+/// The stored bytes of one chunk of a read.
+enum Fetch<'b> {
+    /// Looked up already (`None`: never written).
+    Got(Option<&'b [u8]>),
+    /// To be read positionally by the thread that decodes the chunk.
+    Later(&'b cfdb_kv::Reader),
+}
 
 /// Reads `region` (index space) of a variable into `out` (shape = region lengths), writing
 /// every cell: stored chunks decoded, never-written ones as the blank. `out` may hold anything
@@ -233,41 +295,66 @@ pub(crate) fn read_into<T: Element>(
             .iter()
             .map(|p| chunk_key(&var.name, &p.starts))
             .collect();
-        let values = store.get_many(&keys)?;
+        // A small read on an unmapped file: each decoding thread reads its chunk's bytes
+        // itself (positional reads, no map); otherwise one batched lookup in the map.
+        let lazy = store
+            .unloaded_reader()
+            .filter(|_| parts.len() <= POSITIONAL_BATCH);
+        let values = match lazy {
+            Some(_) => Vec::new(),
+            None => store.get_many(&keys)?,
+        };
+        let fetches: Vec<Fetch<'_>> = match lazy {
+            Some(r) => (0..batch.len()).map(|_| Fetch::Later(r)).collect(),
+            None => values.iter().map(|b| Fetch::Got(b.as_deref())).collect(),
+        };
         let work: Vec<ReadJob<'_, '_, T>> = views
             .by_ref()
             .take(batch.len())
-            .zip(values.iter())
+            .zip(fetches)
             .enumerate()
-            .map(|(i, (v, b))| (i, v, b.as_deref()))
+            .map(|(i, (v, f))| (i, v, f))
             .collect();
-        work.into_par_iter().with_max_len(1).try_for_each(
-            |(i, mut view, bytes)| -> Result<()> {
-                let Some(bytes) = bytes else {
-                    view.fill(T::blank());
-                    return Ok(());
-                };
-                #[cfg(feature = "instrument")]
-                instrument::record();
-                with_scratch(|scratch, chunk| {
-                    var.codec
-                        .decode_into(bytes, scratch, chunk)
-                        .map_err(|e| var.codec_err(Some(&keys[i]), e))?;
-                    let src = T::view(chunk).ok_or_else(|| CoreError::DtypeMismatch {
-                        var: var.name.clone(),
-                        expected: chunk.kind().to_string(),
-                        actual: T::KIND.to_string(),
-                    })?;
-                    cfdb_rechunk::copy_block(
-                        view,
-                        src.slice_each_axis(slice_of(&batch[i].in_chunk)),
-                    )
-                    .map_err(|e| CoreError::Invalid(format!("internal: {e}")))
-                })
-            },
-        )?;
+        work.into_par_iter()
+            .with_max_len(1)
+            .try_for_each(|(i, view, fetch)| -> Result<()> {
+                let decode =
+                    |bytes: Option<&[u8]>| decode_job(var, &keys[i], &batch[i], view, bytes);
+                match fetch {
+                    Fetch::Got(bytes) => decode(bytes),
+                    Fetch::Later(r) => with_fetched(r, &keys[i], decode),
+                }
+            })?;
     }
     Ok(())
+}
+
+/// Decodes one chunk's stored bytes into its output view (`None`: fills the blank).
+fn decode_job<T: Element>(
+    var: &VarIo,
+    key: &str,
+    part: &ChunkPart,
+    mut view: ArrayViewMutD<'_, T>,
+    bytes: Option<&[u8]>,
+) -> Result<()> {
+    let Some(bytes) = bytes else {
+        view.fill(T::blank());
+        return Ok(());
+    };
+    #[cfg(feature = "instrument")]
+    instrument::record();
+    with_scratch(|scratch, chunk| {
+        var.codec
+            .decode_into(bytes, scratch, chunk)
+            .map_err(|e| var.codec_err(Some(key), e))?;
+        let src = T::view(chunk).ok_or_else(|| CoreError::DtypeMismatch {
+            var: var.name.clone(),
+            expected: chunk.kind().to_string(),
+            actual: T::KIND.to_string(),
+        })?;
+        cfdb_rechunk::copy_block(view, src.slice_each_axis(slice_of(&part.in_chunk)))
+            .map_err(|e| CoreError::Invalid(format!("internal: {e}")))
+    })
 }
 
 /// Reads `region` of a variable into a new array of decoded values.
