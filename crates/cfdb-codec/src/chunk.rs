@@ -2,11 +2,13 @@
 
 use std::ops::Range;
 
-use ndarray::{ArrayD, ArrayViewD, IxDyn, Slice};
+use ndarray::{ArrayD, ArrayViewD, ArrayViewMutD, Axis, IxDyn, Slice};
 
 use crate::compress::{self, Codec, Compression};
 use crate::dtype::{DataType, ElementKind, FloatWidth, IntType};
-use crate::element::{ArrayData, ArrayDataView, Datetime64, Element, WktGeometry};
+use crate::element::{
+    ArrayData, ArrayDataView, ArrayDataViewMut, Datetime64, Element, WktGeometry,
+};
 use crate::encode::{Word, put_cells};
 use crate::error::{CodecError, Result};
 use crate::pack::{self, FloatPack, Flt, Int, IntPack, Le, RoundDecimals};
@@ -87,6 +89,15 @@ fn read_map<const N: usize, E: Le<N>, D>(
         return Ok(());
     }
     let plane = |k: usize| payload.get(k * n..(k + 1) * n).unwrap_or_default();
+    map_planes::<N, E, D>(std::array::from_fn(plane), out, &f);
+    Ok(())
+}
+
+/// The unshuffle kernel: cell `i` of `out` gets `f` of the little-endian value whose byte `k`
+/// is `planes[k][i]` (each plane at least `out.len()` long; missing bytes read as 0).
+#[inline(always)]
+fn map_planes<const N: usize, E: Le<N>, D>(planes: [&[u8]; N], out: &mut [D], f: &impl Fn(E) -> D) {
+    let plane = |k: usize| planes.get(k).copied().unwrap_or_default();
     let b = |x: &u8, shift: u32| u64::from(*x) << shift;
     match N {
         2 => {
@@ -180,14 +191,12 @@ fn read_map<const N: usize, E: Le<N>, D>(
             }
         }
         _ => {
-            let unshuffled = crate::shuffle::unshuffle(payload, N)?;
-            let (chunks, _) = unshuffled.as_chunks::<N>();
-            for (o, c) in out.iter_mut().zip(chunks) {
-                *o = f(E::from_le(*c));
+            for (i, o) in out.iter_mut().enumerate() {
+                let c = std::array::from_fn(|k| plane(k).get(i).copied().unwrap_or(0));
+                *o = f(E::from_le(c));
             }
         }
     }
-    Ok(())
 }
 
 /// Writes each value's little-endian bytes (unshuffled).
@@ -200,6 +209,184 @@ fn write_vals<const N: usize, E: Le<N>>(
         out.extend_from_slice(&v?.to_le());
     }
     Ok(out)
+}
+
+/// Cells unshuffled per block by [`scatter_map`] for short rows (fits L1 with its planes).
+const BLOCK_CELLS: usize = 512;
+
+/// Like [`read_map`], but for the cells of `region` (chunk-relative ranges) of a chunk of
+/// `shape`, written straight into `out` (the region's shape, any strides): the unshuffle and
+/// decode fused with the scatter, one pass over each row of the last axis.
+fn scatter_map<const N: usize, E: Le<N>, D: Copy>(
+    payload: &[u8],
+    shuffled: bool,
+    shape: &[usize],
+    region: &[Range<usize>],
+    mut out: ArrayViewMutD<'_, D>,
+    f: impl Fn(E) -> D,
+) -> Result<()> {
+    let n: usize = shape.iter().product();
+    let expected = n.checked_mul(N).ok_or(CodecError::PayloadSize {
+        expected: usize::MAX,
+        actual: payload.len(),
+    })?;
+    if payload.len() != expected {
+        return Err(CodecError::PayloadSize {
+            expected,
+            actual: payload.len(),
+        });
+    }
+    let Some(last) = shape.len().checked_sub(1) else {
+        return Ok(());
+    };
+    // C-order strides of the chunk, in elements.
+    let mut strides = vec![1usize; shape.len()];
+    for d in (0..last).rev() {
+        strides[d] = strides[d + 1] * shape[d + 1];
+    }
+    let len = region[last].len();
+    let plane = |k: usize| payload.get(k * n..(k + 1) * n).unwrap_or_default();
+    let planes: [&[u8]; N] = std::array::from_fn(plane);
+    let short = || CodecError::PayloadSize {
+        expected,
+        actual: payload.len(),
+    };
+    // One row of the region's last axis: the cells from chunk element `e` on.
+    let do_row = |e: usize, mut row: ndarray::ArrayViewMut1<'_, D>| -> Result<()> {
+        if shuffled && N > 1 {
+            // This row's bytes in each plane; the cell is one byte from each.
+            let mut rows: [&[u8]; N] = [&[]; N];
+            for (r, p) in rows.iter_mut().zip(&planes) {
+                *r = p.get(e..e + len).ok_or_else(short)?;
+            }
+            match row.as_slice_mut() {
+                Some(o) => map_planes::<N, E, D>(rows, o, &f),
+                None => row.iter_mut().enumerate().for_each(|(k, o)| {
+                    *o = f(E::from_le(std::array::from_fn(|j| rows[j][k])));
+                }),
+            }
+        } else {
+            let bytes = payload.get(e * N..(e + len) * N).ok_or_else(short)?;
+            let (cells, _) = bytes.as_chunks::<N>();
+            let cell = |c: &[u8; N]| f(E::from_le(*c));
+            match row.as_slice_mut() {
+                Some(o) => o.iter_mut().zip(cells).for_each(|(o, c)| *o = cell(c)),
+                None => row.iter_mut().zip(cells).for_each(|(o, c)| *o = cell(c)),
+            }
+        }
+        Ok(())
+    };
+    // Short whole rows of a shuffled chunk: the rows of one plane of the region are
+    // contiguous in the chunk, so they are unshuffled in blocks (the vectorised kernel) into a
+    // small buffer and copied out row by row, rather than one short row at a time.
+    let blocked = shuffled && N > 1 && len < 64 && len == shape[last] && len > 0;
+    let rows_per = (BLOCK_CELLS / len.max(1)).max(1);
+    let mut buf: Vec<D> = if blocked {
+        vec![f(E::from_le([0; N])); rows_per * len]
+    } else {
+        Vec::new()
+    };
+    // Rows `rows` of one plane, the first starting at chunk element `e0`.
+    let mut do_plane =
+        |e0: usize, mut rows: ndarray::iter::AxisIterMut<'_, D, ndarray::Ix1>| -> Result<()> {
+            let mut e = e0;
+            loop {
+                let k = rows.len().min(rows_per);
+                if k == 0 {
+                    return Ok(());
+                }
+                let mut block: [&[u8]; N] = [&[]; N];
+                for (b, p) in block.iter_mut().zip(&planes) {
+                    *b = p.get(e..e + k * len).ok_or_else(short)?;
+                }
+                let cells = buf.get_mut(..k * len).ok_or_else(short)?;
+                map_planes::<N, E, D>(block, cells, &f);
+                for (mut row, src) in rows.by_ref().take(k).zip(cells.chunks_exact(len)) {
+                    match row.as_slice_mut() {
+                        Some(o) => o.copy_from_slice(src),
+                        None => row.iter_mut().zip(src).for_each(|(o, v)| *o = *v),
+                    }
+                }
+                e += k * len;
+            }
+        };
+    let base = region[last].start;
+    // Fixed-dimension walks for the common ranks (dynamic-rank lane iteration costs more than
+    // decoding a short row); any rank through the lanes with an odometer.
+    match shape.len() {
+        1 => {
+            let row = out
+                .into_dimensionality::<ndarray::Ix1>()
+                .map_err(|_| short())?;
+            do_row(base, row)?;
+        }
+        2 => {
+            let mut out = out
+                .into_dimensionality::<ndarray::Ix2>()
+                .map_err(|_| short())?;
+            if blocked {
+                do_plane(region[0].start * strides[0] + base, out.outer_iter_mut())?;
+            } else {
+                for (a, row) in out.outer_iter_mut().enumerate() {
+                    do_row((region[0].start + a) * strides[0] + base, row)?;
+                }
+            }
+        }
+        3 => {
+            let mut out = out
+                .into_dimensionality::<ndarray::Ix3>()
+                .map_err(|_| short())?;
+            for (a, mut plane) in out.outer_iter_mut().enumerate() {
+                let ea = (region[0].start + a) * strides[0] + base;
+                if blocked {
+                    do_plane(ea + region[1].start * strides[1], plane.outer_iter_mut())?;
+                    continue;
+                }
+                for (b, row) in plane.outer_iter_mut().enumerate() {
+                    do_row(ea + (region[1].start + b) * strides[1], row)?;
+                }
+            }
+        }
+        _ => {
+            let mut idx: Vec<usize> = region[..last].iter().map(|r| r.start).collect();
+            for row in out.lanes_mut(Axis(last)) {
+                let e = idx.iter().zip(&strides).map(|(i, s)| i * s).sum::<usize>() + base;
+                do_row(e, row)?;
+                // Next row: odometer over the outer axes of the region.
+                for d in (0..last).rev() {
+                    idx[d] += 1;
+                    if idx[d] < region[d].end {
+                        break;
+                    }
+                    idx[d] = region[d].start;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The element kind a mutable view holds.
+fn element_kind_of(v: &ArrayDataViewMut<'_>) -> ElementKind {
+    fn k<T: Element>(_: &ArrayViewMutD<'_, T>) -> ElementKind {
+        T::KIND
+    }
+    match v {
+        ArrayDataViewMut::F32(a) => k(a),
+        ArrayDataViewMut::F64(a) => k(a),
+        ArrayDataViewMut::I8(a) => k(a),
+        ArrayDataViewMut::I16(a) => k(a),
+        ArrayDataViewMut::I32(a) => k(a),
+        ArrayDataViewMut::I64(a) => k(a),
+        ArrayDataViewMut::U8(a) => k(a),
+        ArrayDataViewMut::U16(a) => k(a),
+        ArrayDataViewMut::U32(a) => k(a),
+        ArrayDataViewMut::U64(a) => k(a),
+        ArrayDataViewMut::Bool(a) => k(a),
+        ArrayDataViewMut::DateTime(a) => k(a),
+        ArrayDataViewMut::Str(a) => k(a),
+        ArrayDataViewMut::Geometry(a) => k(a),
+    }
 }
 
 /// Makes `out` an array of `D` with `shape` (reusing its storage when it already is one) and
@@ -411,6 +598,146 @@ impl ChunkCodec {
         self.decompress_raw(data, scratch)?;
         let shuffled = self.shuffle_width().is_some();
         self.decode_payload_impl(scratch, shuffled, out)
+    }
+
+    /// Decodes the cells of `region` (ranges in chunk coordinates) of a stored chunk straight
+    /// into `out`, a view of the region's shape with any strides (typically the chunk's place
+    /// in a larger output array): decompression into `scratch`, then the unshuffle and decode
+    /// fused with the scatter, so no decoded chunk is built and no second copy is made.
+    ///
+    /// Returns `Ok(false)`, having written nothing, when this path does not apply: strings and
+    /// geometries (variable width), or `out` of another element type than the dtype decodes to;
+    /// [`decode_into`](Self::decode_into) handles those. A region outside the chunk or an `out`
+    /// of another shape is an [`CodecError::ArrayMismatch`].
+    ///
+    /// ```
+    /// use cfdb_codec::{ArrayData, ArrayDataViewMut, ChunkCodec, DataType};
+    /// use ndarray::{Array2, ArrayD, s};
+    /// let dt = DataType::from_json(r#"{"name":"int16"}"#).unwrap();
+    /// let codec = ChunkCodec::new(dt, "zstd_shuffle".parse().unwrap(), 1, &[3, 4]).unwrap();
+    /// let chunk = ArrayD::from_shape_vec(vec![3, 4], (0..12i16).collect()).unwrap();
+    /// let stored = codec.encode(&ArrayData::I16(chunk)).unwrap();
+    /// // Rows 1..3, columns 1..3 of the chunk, into the corner of a bigger array.
+    /// let mut big = Array2::<i16>::zeros((4, 5));
+    /// let view = big.slice_mut(s![2.., 3..]).into_dyn();
+    /// let mut scratch = Vec::new();
+    /// assert!(codec.decode_region_into(&stored, &mut scratch, &[1..3, 1..3], ArrayDataViewMut::new(view)).unwrap());
+    /// assert_eq!(big.slice(s![2.., 3..]), ndarray::array![[5, 6], [9, 10]]);
+    /// ```
+    pub fn decode_region_into(
+        &self,
+        data: &[u8],
+        scratch: &mut Vec<u8>,
+        region: &[Range<usize>],
+        out: ArrayDataViewMut<'_>,
+    ) -> Result<bool> {
+        let want: Vec<usize> = region.iter().map(|r| r.len()).collect();
+        let shape = self.shape.as_slice();
+        let inside = region.len() == shape.len()
+            && region
+                .iter()
+                .zip(shape)
+                .all(|(r, &c)| r.start <= r.end && r.end <= c);
+        let out_shape = match &out {
+            ArrayDataViewMut::F32(a) => a.shape(),
+            ArrayDataViewMut::F64(a) => a.shape(),
+            ArrayDataViewMut::I8(a) => a.shape(),
+            ArrayDataViewMut::I16(a) => a.shape(),
+            ArrayDataViewMut::I32(a) => a.shape(),
+            ArrayDataViewMut::I64(a) => a.shape(),
+            ArrayDataViewMut::U8(a) => a.shape(),
+            ArrayDataViewMut::U16(a) => a.shape(),
+            ArrayDataViewMut::U32(a) => a.shape(),
+            ArrayDataViewMut::U64(a) => a.shape(),
+            ArrayDataViewMut::Bool(a) => a.shape(),
+            ArrayDataViewMut::DateTime(a) => a.shape(),
+            ArrayDataViewMut::Str(a) => a.shape(),
+            ArrayDataViewMut::Geometry(a) => a.shape(),
+        };
+        if !inside || out_shape != want.as_slice() {
+            return Err(CodecError::ArrayMismatch {
+                expected: format!("a region inside chunk shape {shape:?}, out of its shape"),
+                actual: format!("region {region:?}, out of shape {out_shape:?}"),
+            });
+        }
+        // Only fixed-width dtypes decoding to `out`'s element type take this path.
+        macro_rules! typed {
+            ($D:ty) => {
+                match <$D as Element>::unwrap_view_mut(out) {
+                    Ok(v) => v,
+                    Err(_) => return Ok(false),
+                }
+            };
+        }
+        let sh = shape;
+        match &self.dtype {
+            DataType::Str | DataType::Geometry { .. } => return Ok(false),
+            _ if shape.is_empty() => return Ok(false),
+            _ => {}
+        }
+        if self.dtype.element_kind() != element_kind_of(&out) {
+            return Ok(false);
+        }
+        self.decompress_raw(data, scratch)?;
+        let p = &scratch[..];
+        let sf = self.shuffle_width().is_some();
+        match &self.dtype {
+            DataType::Float {
+                width,
+                precision,
+                packing,
+            } => match (width, precision, packing) {
+                (FloatWidth::F32, Some(pr), Some(pk)) => {
+                    let fp =
+                        FloatPack::<f32>::new(pk.encoded, *pr, float_offset(pk)?, pk.fillvalue);
+                    let v = typed!(f32);
+                    with_int_type!(pk.encoded, E, N => scatter_map::<N, E, f32>(p, sf, sh, region, v, |c| fp.decode(c)))?
+                }
+                (FloatWidth::F64, Some(pr), Some(pk)) => {
+                    let fp =
+                        FloatPack::<f64>::new(pk.encoded, *pr, float_offset(pk)?, pk.fillvalue);
+                    let v = typed!(f64);
+                    with_int_type!(pk.encoded, E, N => scatter_map::<N, E, f64>(p, sf, sh, region, v, |c| fp.decode(c)))?
+                }
+                (FloatWidth::F32, ..) => {
+                    scatter_map::<4, f32, f32>(p, sf, sh, region, typed!(f32), |x| x)?
+                }
+                (FloatWidth::F64, ..) => {
+                    scatter_map::<8, f64, f64>(p, sf, sh, region, typed!(f64), |x| x)?
+                }
+            },
+            DataType::Int { ty, packing: None } => {
+                with_int_type!(ty, D, N => scatter_map::<N, D, D>(p, sf, sh, region, typed!(D), |x| x))?
+            }
+            DataType::Int {
+                ty,
+                packing: Some(pk),
+            } => with_int_type!(ty, D, _ND => {
+                let ip = IntPack::<D>::new(pk.offset, pk.fillvalue)?;
+                let v = typed!(D);
+                with_int_type!(pk.encoded, E, N => scatter_map::<N, E, D>(p, sf, sh, region, v, |c| ip.decode(c)))?
+            }),
+            DataType::Bool => {
+                scatter_map::<1, u8, bool>(p, sf, sh, region, typed!(bool), |b| b != 0)?
+            }
+            DataType::DateTime { packing: None, .. } => scatter_map::<8, i64, Datetime64>(
+                p,
+                sf,
+                sh,
+                region,
+                typed!(Datetime64),
+                Datetime64,
+            )?,
+            DataType::DateTime {
+                packing: Some(pk), ..
+            } => {
+                let off = pk.offset;
+                let v = typed!(Datetime64);
+                with_int_type!(pk.encoded, E, N => scatter_map::<N, E, Datetime64>(p, sf, sh, region, v, |c| pack::datetime_decode(c, off)))?
+            }
+            DataType::Str | DataType::Geometry { .. } => return Ok(false),
+        }
+        Ok(true)
     }
 
     /// Decodes an unshuffled payload (as returned by [`ChunkCodec::decompress`]).

@@ -1,6 +1,6 @@
 //! Native element types ([`Element`]) and the runtime-typed [`ArrayData`].
 
-use ndarray::{ArrayD, ArrayViewD};
+use ndarray::{ArrayD, ArrayViewD, ArrayViewMutD};
 
 use crate::dtype::{ElementKind, IntType};
 use crate::error::{CodecError, Result};
@@ -107,6 +107,12 @@ pub trait Element: sealed::Sealed + Clone + std::fmt::Debug + Send + Sync + 'sta
     fn wrap_view(view: ArrayViewD<'_, Self>) -> ArrayDataView<'_>;
     /// The view if `data` holds this element type.
     fn unwrap_view<'a>(data: &ArrayDataView<'a>) -> Option<ArrayViewD<'a, Self>>;
+    /// Wraps a mutable view into [`ArrayDataViewMut`].
+    fn wrap_view_mut(view: ArrayViewMutD<'_, Self>) -> ArrayDataViewMut<'_>;
+    /// The mutable view if `data` holds this element type, else `data` back.
+    fn unwrap_view_mut(
+        data: ArrayDataViewMut<'_>,
+    ) -> std::result::Result<ArrayViewMutD<'_, Self>, ArrayDataViewMut<'_>>;
 }
 
 /// A chunk or variable of decoded values, typed at run time.
@@ -158,6 +164,34 @@ pub enum ArrayDataView<'a> {
     DateTime(ArrayViewD<'a, Datetime64>),
     Str(ArrayViewD<'a, Option<String>>),
     Geometry(ArrayViewD<'a, WktGeometry>),
+}
+
+/// A mutable view of decoded values, typed at run time: where a decode writes straight into a
+/// caller's array (see [`ChunkCodec::decode_region_into`](crate::ChunkCodec::decode_region_into)).
+#[derive(Debug)]
+#[allow(missing_docs)]
+pub enum ArrayDataViewMut<'a> {
+    F32(ArrayViewMutD<'a, f32>),
+    F64(ArrayViewMutD<'a, f64>),
+    I8(ArrayViewMutD<'a, i8>),
+    I16(ArrayViewMutD<'a, i16>),
+    I32(ArrayViewMutD<'a, i32>),
+    I64(ArrayViewMutD<'a, i64>),
+    U8(ArrayViewMutD<'a, u8>),
+    U16(ArrayViewMutD<'a, u16>),
+    U32(ArrayViewMutD<'a, u32>),
+    U64(ArrayViewMutD<'a, u64>),
+    Bool(ArrayViewMutD<'a, bool>),
+    DateTime(ArrayViewMutD<'a, Datetime64>),
+    Str(ArrayViewMutD<'a, Option<String>>),
+    Geometry(ArrayViewMutD<'a, WktGeometry>),
+}
+
+impl<'a> ArrayDataViewMut<'a> {
+    /// Wraps a typed mutable view.
+    pub fn new<T: Element>(view: ArrayViewMutD<'a, T>) -> ArrayDataViewMut<'a> {
+        T::wrap_view_mut(view)
+    }
 }
 
 macro_rules! with_array_data_view {
@@ -274,6 +308,17 @@ macro_rules! impl_element {
                 match data {
                     ArrayDataView::$variant(a) => Some(a.clone()),
                     _ => None,
+                }
+            }
+            fn wrap_view_mut(view: ArrayViewMutD<'_, Self>) -> ArrayDataViewMut<'_> {
+                ArrayDataViewMut::$variant(view)
+            }
+            fn unwrap_view_mut(
+                data: ArrayDataViewMut<'_>,
+            ) -> std::result::Result<ArrayViewMutD<'_, Self>, ArrayDataViewMut<'_>> {
+                match data {
+                    ArrayDataViewMut::$variant(a) => Ok(a),
+                    other => Err(other),
                 }
             }
         }

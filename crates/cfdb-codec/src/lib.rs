@@ -40,7 +40,7 @@ pub use dtype::{
     DataType, DatetimePacking, DatetimeUnit, ElementKind, FloatPacking, FloatWidth, GeometryKind,
     IntPacking, IntType,
 };
-pub use element::{ArrayData, ArrayDataView, Datetime64, Element, WktGeometry};
+pub use element::{ArrayData, ArrayDataView, ArrayDataViewMut, Datetime64, Element, WktGeometry};
 pub use error::{CodecError, Result};
 pub use pack::{compute_int_and_offset_f64, compute_int_and_offset_int, compute_scale_and_offset};
 pub use shuffle::{shuffle, unshuffle, unshuffle_into};

@@ -344,6 +344,19 @@ fn decode_job<T: Element>(
     #[cfg(feature = "instrument")]
     instrument::record();
     with_scratch(|scratch, chunk| {
+        // Fixed-width dtypes: unshuffled and decoded straight into the output view.
+        if var
+            .codec
+            .decode_region_into(
+                bytes,
+                scratch,
+                &part.in_chunk,
+                T::wrap_view_mut(view.view_mut()),
+            )
+            .map_err(|e| var.codec_err(Some(key), e))?
+        {
+            return Ok(());
+        }
         var.codec
             .decode_into(bytes, scratch, chunk)
             .map_err(|e| var.codec_err(Some(key), e))?;
