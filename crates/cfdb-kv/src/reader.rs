@@ -446,7 +446,8 @@ impl Reader {
     }
 
     /// Copies the value stored under `key` into `buf` (replacing its contents), and returns
-    /// whether the key is present (`buf` is left empty when it is not).
+    /// whether the key is present (`buf` is left empty when it is not; after an error its
+    /// contents are unspecified).
     ///
     /// On a handle that has not mapped its file yet (a clean file opened with the default
     /// [`ReadOptions`] and used only through this method so far), the lookup is a few
@@ -470,9 +471,9 @@ impl Reader {
     /// # Ok(()) }
     /// ```
     pub fn get_into(&self, key: impl AsRef<[u8]>, buf: &mut Vec<u8>) -> Result<bool> {
-        buf.clear();
         let key = key.as_ref();
         let Some(file) = self.unloaded_file() else {
+            buf.clear();
             return Ok(match self.get(key)? {
                 Some(v) => {
                     buf.extend_from_slice(v);
@@ -489,10 +490,13 @@ impl Reader {
         let hash = key_hash(key);
         let start = layout.slot(&src, self.bucket_of.of(&hash))?;
         let Some((pos, head)) = layout.walk(&src, start, &hash)? else {
+            buf.clear();
             return Ok(false);
         };
         let len = usize::try_from(head.value_len)
             .map_err(|_| layout.corrupted(pos, "value length does not fit in memory"))?;
+        // Only the part of a reused buffer that grows is zeroed before the read fills it.
+        buf.truncate(len);
         buf.resize(len, 0);
         src.read_exact_at(self.value_start(pos, &head), buf)
             .map_err(io_err(&self.path))?;
