@@ -315,18 +315,57 @@ pub(crate) fn read_into<T: Element>(
             .enumerate()
             .map(|(i, (v, f))| (i, v, f))
             .collect();
-        work.into_par_iter()
-            .with_max_len(1)
-            .try_for_each(|(i, view, fetch)| -> Result<()> {
-                let decode =
-                    |bytes: Option<&[u8]>| decode_job(var, &keys[i], &batch[i], view, bytes);
-                match fetch {
-                    Fetch::Got(bytes) => decode(bytes),
-                    Fetch::Later(r) => with_fetched(r, &keys[i], decode),
-                }
-            })?;
+        let job = |(i, view, fetch): ReadJob<'_, '_, T>| -> Result<()> {
+            let decode = |bytes: Option<&[u8]>| decode_job(var, &keys[i], &batch[i], view, bytes);
+            match fetch {
+                Fetch::Got(bytes) => decode(bytes),
+                Fetch::Later(r) => with_fetched(r, &keys[i], decode),
+            }
+        };
+        if lazy.is_some() {
+            run_shared(work, job)?;
+        } else {
+            work.into_par_iter().with_max_len(1).try_for_each(job)?;
+        }
     }
     Ok(())
+}
+
+/// Runs a few jobs on the calling thread and the pool together: the caller starts on the
+/// first job at once and keeps claiming jobs while pool threads wake up and claim the rest.
+/// (Handing a small read wholly to the pool would leave the caller asleep until a pool thread
+/// has woken, run its jobs and woken it again: two wake-ups of latency on a read that takes a
+/// few hundred microseconds.) Returns the first error; the other jobs still run.
+fn run_shared<J: Send>(jobs: Vec<J>, f: impl Fn(J) -> Result<()> + Sync) -> Result<()> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    if jobs.len() <= 1 {
+        return jobs.into_iter().try_for_each(f);
+    }
+    let helpers = (jobs.len() - 1).min(rayon::current_num_threads());
+    let slots: Vec<Mutex<Option<J>>> = jobs.into_iter().map(|j| Mutex::new(Some(j))).collect();
+    let next = AtomicUsize::new(0);
+    let error: Mutex<Option<CoreError>> = Mutex::new(None);
+    let work = || {
+        while let Some(slot) = slots.get(next.fetch_add(1, Ordering::Relaxed)) {
+            let job = slot.lock().unwrap_or_else(PoisonError::into_inner).take();
+            if let Some(Err(e)) = job.map(&f) {
+                error
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .get_or_insert(e);
+            }
+        }
+    };
+    rayon::in_place_scope(|s| {
+        for _ in 0..helpers {
+            s.spawn(|_| work());
+        }
+        work();
+    });
+    match error.into_inner().unwrap_or_else(PoisonError::into_inner) {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
 }
 
 /// Decodes one chunk's stored bytes into its output view (`None`: fills the blank).
