@@ -61,16 +61,8 @@ macro_rules! with_int_type {
     };
 }
 
-/// Reads `out.len()` little-endian `E`s from `payload` (byte-shuffled when `shuffled`) and
-/// stores `f(e)`: the unshuffle is fused with the element decode, one pass, no allocation.
-#[inline(always)]
-fn read_map<const N: usize, E: Le<N>, D>(
-    payload: &[u8],
-    shuffled: bool,
-    out: &mut [D],
-    f: impl Fn(E) -> D,
-) -> Result<()> {
-    let n = out.len();
+/// The payload length of `n` cells of `N` bytes, checked against `payload`'s.
+fn payload_len<const N: usize>(n: usize, payload: &[u8]) -> Result<usize> {
     let expected = n.checked_mul(N).ok_or(CodecError::PayloadSize {
         expected: usize::MAX,
         actual: payload.len(),
@@ -81,6 +73,20 @@ fn read_map<const N: usize, E: Le<N>, D>(
             actual: payload.len(),
         });
     }
+    Ok(expected)
+}
+
+/// Reads `out.len()` little-endian `E`s from `payload` (byte-shuffled when `shuffled`) and
+/// stores `f(e)`: the unshuffle is fused with the element decode, one pass, no allocation.
+#[inline(always)]
+fn read_map<const N: usize, E: Le<N>, D>(
+    payload: &[u8],
+    shuffled: bool,
+    out: &mut [D],
+    f: impl Fn(E) -> D,
+) -> Result<()> {
+    let n = out.len();
+    payload_len::<N>(n, payload)?;
     if !shuffled || N == 1 {
         let (chunks, _) = payload.as_chunks::<N>();
         for (o, c) in out.iter_mut().zip(chunks) {
@@ -226,16 +232,7 @@ fn scatter_map<const N: usize, E: Le<N>, D: Copy>(
     f: impl Fn(E) -> D,
 ) -> Result<()> {
     let n: usize = shape.iter().product();
-    let expected = n.checked_mul(N).ok_or(CodecError::PayloadSize {
-        expected: usize::MAX,
-        actual: payload.len(),
-    })?;
-    if payload.len() != expected {
-        return Err(CodecError::PayloadSize {
-            expected,
-            actual: payload.len(),
-        });
-    }
+    let expected = payload_len::<N>(n, payload)?;
     let Some(last) = shape.len().checked_sub(1) else {
         return Ok(());
     };

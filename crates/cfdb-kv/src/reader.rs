@@ -683,6 +683,26 @@ mod tests {
         Ok(found.map(|(pos, head)| r.value_of(data, pos, &head)))
     }
 
+    /// The byte positions of `img` to damage: in the bucket index only the bytes of occupied
+    /// slots (a grown file's index is mostly empty), elsewhere every `stride`-th byte.
+    fn damage_positions(img: &[u8], stride: usize) -> Vec<usize> {
+        let h = Header::parse(img).unwrap();
+        let idx = h.index_offset() as usize..(h.index_offset() + h.index_len()) as usize;
+        let occupied = |at: usize| {
+            let slot = idx.start + (at - idx.start) / 6 * 6;
+            read_u48(&img[slot..slot + 6]) != 1
+        };
+        (0..img.len())
+            .filter(|&at| {
+                if idx.contains(&at) {
+                    occupied(at)
+                } else {
+                    at % stride == 0
+                }
+            })
+            .collect()
+    }
+
     fn same(a: Result<Option<&[u8]>>, b: Result<Option<&[u8]>>, what: &str) {
         match (a, b) {
             (Ok(x), Ok(y)) => assert_eq!(x, y, "{what}"),
@@ -748,21 +768,7 @@ mod tests {
             (false, false, true),
         ] {
             let (img, probes) = image(grown, ts, fixed);
-            let h = Header::parse(&img).unwrap();
-            let idx = h.index_offset() as usize..(h.index_offset() + h.index_len()) as usize;
-            let occupied = |at: usize| {
-                let slot = idx.start + (at - idx.start) / 6 * 6;
-                read_u48(&img[slot..slot + 6]) != 1
-            };
-            let positions: Vec<usize> = (0..img.len())
-                .filter(|&at| {
-                    if idx.contains(&at) {
-                        occupied(at)
-                    } else {
-                        !grown || at % 7 == 0
-                    }
-                })
-                .collect();
+            let positions = damage_positions(&img, if grown { 7 } else { 1 });
             let mut variants = vec![img.clone()];
             for &at in &positions {
                 for mask in [0x01u8, 0x80, 0xff] {
@@ -853,15 +859,7 @@ mod tests {
             }
             // Every byte of the file damaged in turn (three ways), and every truncation; in
             // the mostly empty index of a grown file only the occupied slots.
-            let h = Header::parse(&img).unwrap();
-            let idx = h.index_offset() as usize..(h.index_offset() + h.index_len()) as usize;
-            let occupied = |at: usize| {
-                let slot = idx.start + (at - idx.start) / 6 * 6;
-                read_u48(&img[slot..slot + 6]) != 1
-            };
-            let positions: Vec<usize> = (0..img.len())
-                .filter(|&at| !idx.contains(&at) || occupied(at))
-                .collect();
+            let positions = damage_positions(&img, 1);
             let variants = positions.iter().flat_map(|&at| {
                 let img = &img;
                 [0x01u8, 0x80, 0xff]
