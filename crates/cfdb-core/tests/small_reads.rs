@@ -55,7 +55,7 @@ fn small_reads_equal_the_full_read() {
     build(&path);
     let all: ArrayD<i32> = open(&path).unwrap().data_var("v").unwrap().read().unwrap();
     let mut n = 0;
-    // Regions of a chunk's shape and of other shapes, meeting 1 to 24 chunks (up to 8: the
+    // Regions of a chunk's shape and of other shapes, meeting 1 to 18 chunks (up to 8: the
     // positional path, more: the mapped one); each on a fresh handle, as the first read.
     for i in (0..X).step_by(3) {
         for j in (0..Y).step_by(5) {
