@@ -363,29 +363,6 @@ fn scatter_map<const N: usize, E: Le<N>, D: Copy>(
     Ok(())
 }
 
-/// The element kind a mutable view holds.
-fn element_kind_of(v: &ArrayDataViewMut<'_>) -> ElementKind {
-    fn k<T: Element>(_: &ArrayViewMutD<'_, T>) -> ElementKind {
-        T::KIND
-    }
-    match v {
-        ArrayDataViewMut::F32(a) => k(a),
-        ArrayDataViewMut::F64(a) => k(a),
-        ArrayDataViewMut::I8(a) => k(a),
-        ArrayDataViewMut::I16(a) => k(a),
-        ArrayDataViewMut::I32(a) => k(a),
-        ArrayDataViewMut::I64(a) => k(a),
-        ArrayDataViewMut::U8(a) => k(a),
-        ArrayDataViewMut::U16(a) => k(a),
-        ArrayDataViewMut::U32(a) => k(a),
-        ArrayDataViewMut::U64(a) => k(a),
-        ArrayDataViewMut::Bool(a) => k(a),
-        ArrayDataViewMut::DateTime(a) => k(a),
-        ArrayDataViewMut::Str(a) => k(a),
-        ArrayDataViewMut::Geometry(a) => k(a),
-    }
-}
-
 /// Makes `out` an array of `D` with `shape` (reusing its storage when it already is one) and
 /// returns its cells in C order.
 fn target<'a, D: Element>(out: &'a mut ArrayData, shape: &[usize]) -> &'a mut [D] {
@@ -635,22 +612,7 @@ impl ChunkCodec {
                 .iter()
                 .zip(shape)
                 .all(|(r, &c)| r.start <= r.end && r.end <= c);
-        let out_shape = match &out {
-            ArrayDataViewMut::F32(a) => a.shape(),
-            ArrayDataViewMut::F64(a) => a.shape(),
-            ArrayDataViewMut::I8(a) => a.shape(),
-            ArrayDataViewMut::I16(a) => a.shape(),
-            ArrayDataViewMut::I32(a) => a.shape(),
-            ArrayDataViewMut::I64(a) => a.shape(),
-            ArrayDataViewMut::U8(a) => a.shape(),
-            ArrayDataViewMut::U16(a) => a.shape(),
-            ArrayDataViewMut::U32(a) => a.shape(),
-            ArrayDataViewMut::U64(a) => a.shape(),
-            ArrayDataViewMut::Bool(a) => a.shape(),
-            ArrayDataViewMut::DateTime(a) => a.shape(),
-            ArrayDataViewMut::Str(a) => a.shape(),
-            ArrayDataViewMut::Geometry(a) => a.shape(),
-        };
+        let out_shape = out.shape();
         if !inside || out_shape != want.as_slice() {
             return Err(CodecError::ArrayMismatch {
                 expected: format!("a region inside chunk shape {shape:?}, out of its shape"),
@@ -672,7 +634,7 @@ impl ChunkCodec {
             _ if shape.is_empty() => return Ok(false),
             _ => {}
         }
-        if self.dtype.element_kind() != element_kind_of(&out) {
+        if self.dtype.element_kind() != out.kind() {
             return Ok(false);
         }
         self.decompress_raw(data, scratch)?;

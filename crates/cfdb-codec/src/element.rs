@@ -187,10 +187,44 @@ pub enum ArrayDataViewMut<'a> {
     Geometry(ArrayViewMutD<'a, WktGeometry>),
 }
 
+macro_rules! with_array_data_view_mut {
+    ($data:expr, $arr:ident => $body:expr) => {
+        match $data {
+            ArrayDataViewMut::F32($arr) => $body,
+            ArrayDataViewMut::F64($arr) => $body,
+            ArrayDataViewMut::I8($arr) => $body,
+            ArrayDataViewMut::I16($arr) => $body,
+            ArrayDataViewMut::I32($arr) => $body,
+            ArrayDataViewMut::I64($arr) => $body,
+            ArrayDataViewMut::U8($arr) => $body,
+            ArrayDataViewMut::U16($arr) => $body,
+            ArrayDataViewMut::U32($arr) => $body,
+            ArrayDataViewMut::U64($arr) => $body,
+            ArrayDataViewMut::Bool($arr) => $body,
+            ArrayDataViewMut::DateTime($arr) => $body,
+            ArrayDataViewMut::Str($arr) => $body,
+            ArrayDataViewMut::Geometry($arr) => $body,
+        }
+    };
+}
+
 impl<'a> ArrayDataViewMut<'a> {
     /// Wraps a typed mutable view.
     pub fn new<T: Element>(view: ArrayViewMutD<'a, T>) -> ArrayDataViewMut<'a> {
         T::wrap_view_mut(view)
+    }
+
+    /// The element kind held.
+    pub fn kind(&self) -> ElementKind {
+        fn k<T: Element>(_: &ArrayViewMutD<'_, T>) -> ElementKind {
+            T::KIND
+        }
+        with_array_data_view_mut!(self, a => k(a))
+    }
+
+    /// The view's shape.
+    pub fn shape(&self) -> &[usize] {
+        with_array_data_view_mut!(self, a => a.shape())
     }
 }
 
